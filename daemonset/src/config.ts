@@ -1,0 +1,93 @@
+import { EnvReader, isLogLevel, type LevelWithSilent } from '@ambient/core';
+
+/** Ports with Istio's numbers, so operators' habits carry over (DESIGN.md §2). */
+export const DEFAULT_PORTS = {
+  admin: 15000,
+  stats: 15020,
+  readiness: 15021,
+  hbone: 15008,
+  inboundPlaintext: 15006,
+  outbound: 15001,
+  socks5: 15080,
+} as const;
+
+export interface ZtunnelConfig {
+  /** The node this ztunnel serves: it proxies for workloads whose `node` is this. */
+  readonly nodeName: string;
+  /** This ztunnel's own address: admin, metrics, readiness and SOCKS5 bind here. */
+  readonly instanceIp: string;
+  readonly clusterId: string;
+  readonly trustDomain: string;
+  /** Static workload/service config (ztunnel's LOCAL_XDS_PATH). */
+  readonly localXdsPath: string;
+  /** Workload certificates: root-cert.pem and workloads/<ns>/<sa>/{cert-chain.pem,key.pem}. */
+  readonly certsDir: string;
+  readonly ports: {
+    readonly admin: number;
+    readonly stats: number;
+    readonly readiness: number;
+    readonly hbone: number;
+    readonly inboundPlaintext: number;
+    readonly socks5: number;
+  };
+  readonly socks5Enabled: boolean;
+  readonly poolMaxStreamsPerConnection: number;
+  readonly poolUnusedReleaseTimeoutMs: number;
+  /** How long a drain lets open connections finish before closing them. */
+  readonly terminationDeadlineMs: number;
+  readonly logLevel: LevelWithSilent;
+}
+
+/** The ports no workload may be reached on: ztunnel's own (a connection there is a loop). */
+export function internalPorts(config: ZtunnelConfig): ReadonlySet<number> {
+  return new Set([DEFAULT_PORTS.outbound, config.ports.inboundPlaintext, config.ports.hbone, config.ports.socks5]);
+}
+
+/**
+ * Reads ztunnel's configuration from the environment, with ztunnel's variable names where they
+ * exist. Pure: same env in, same frozen config out. Every problem is reported at once.
+ */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>): ZtunnelConfig {
+  const read = new EnvReader(env);
+  const port = (name: string, fallback: number): number => read.int(name, fallback, 0, 65535);
+  const localXdsPath = read.optionalString('LOCAL_XDS_PATH');
+  if (localXdsPath === undefined) read.problem('LOCAL_XDS_PATH', 'required: the workload config file');
+  const certsDir = read.optionalString('WORKLOAD_CERTS_DIR');
+  if (certsDir === undefined) read.problem('WORKLOAD_CERTS_DIR', 'required: the workload certificate folder');
+  const logLevel = read.string('LOG_LEVEL', 'info');
+  if (!isLogLevel(logLevel)) read.problem('LOG_LEVEL', `unknown level "${logLevel}"`);
+  const terminationGraceSeconds = read.int('TERMINATION_GRACE_PERIOD_SECONDS', 0);
+  const config: ZtunnelConfig = {
+    nodeName: read.string('NODE_NAME', 'local'),
+    instanceIp: read.string('INSTANCE_IP', '127.0.0.1'),
+    clusterId: read.string('CLUSTER_ID', read.string('ISTIO_META_CLUSTER_ID', 'Kubernetes')),
+    trustDomain: read.string('TRUST_DOMAIN', 'cluster.local'),
+    localXdsPath: localXdsPath ?? '',
+    certsDir: certsDir ?? '',
+    ports: Object.freeze({
+      admin: port('ADMIN_PORT', DEFAULT_PORTS.admin),
+      stats: port('STATS_PORT', DEFAULT_PORTS.stats),
+      readiness: port('READINESS_PORT', DEFAULT_PORTS.readiness),
+      hbone: port('HBONE_PORT', DEFAULT_PORTS.hbone),
+      inboundPlaintext: port('INBOUND_PLAINTEXT_PORT', DEFAULT_PORTS.inboundPlaintext),
+      socks5: port('SOCKS5_PORT', DEFAULT_PORTS.socks5),
+    }),
+    socks5Enabled: read.bool('UNSTABLE_ENABLE_SOCKS5', true),
+    poolMaxStreamsPerConnection: read.int('POOL_MAX_STREAMS_PER_CONNECTION', 100, 1, 10_000),
+    poolUnusedReleaseTimeoutMs: read.durationMs('POOL_UNUSED_RELEASE_TIMEOUT', 5 * 60_000),
+    terminationDeadlineMs: read.durationMs(
+      'CONNECTION_TERMINATION_DEADLINE',
+      terminationDeadlineFromGrace(terminationGraceSeconds),
+    ),
+    logLevel: isLogLevel(logLevel) ? logLevel : 'info',
+  };
+  read.finish();
+  return Object.freeze(config);
+}
+
+/** ztunnel's rule: leave the kubelet time to kill us after our own deadline. */
+function terminationDeadlineFromGrace(graceSeconds: number): number {
+  if (graceSeconds <= 0) return 5_000;
+  const seconds = graceSeconds > 10 ? graceSeconds - 5 : graceSeconds - 1;
+  return Math.max(1, seconds) * 1000;
+}

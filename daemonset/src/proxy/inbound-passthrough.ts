@@ -1,0 +1,75 @@
+import type { Socket } from 'node:net';
+import { ErrorCode, MeshError, formatSocketAddress, normalizeIp, type SocketAddress } from '@ambient/core';
+import { pump } from '@ambient/hbone';
+import { ConnectionResult } from '@ambient/telemetry';
+import type { ProxyInputs } from './inputs.js';
+import { connectTcp } from './outbound.js';
+
+/** How the original destination of a captured connection is found (SO_ORIGINAL_DST once capture exists). */
+export type OriginalDestination = (socket: Socket) => SocketAddress;
+
+/** Without capture the best we know is where the socket arrived. */
+export const localAddressAsDestination: OriginalDestination = (socket) => ({
+  ip: normalizeIp(socket.localAddress ?? ''),
+  port: socket.localPort ?? 0,
+});
+
+/**
+ * Plaintext traffic to a workload we serve (port 15006): no identity is proven, so it is
+ * recorded with `connection_security_policy="unknown"`; connections aimed at ztunnel's own
+ * ports are refused.
+ */
+export class InboundPassthroughProxy {
+  constructor(
+    private readonly inputs: ProxyInputs,
+    private readonly originalDestination: OriginalDestination = localAddressAsDestination,
+  ) {}
+
+  readonly handle = (client: Socket): void => {
+    const { state, metrics, logger, connections, internalPorts } = this.inputs;
+    client.setNoDelay(true);
+    client.on('error', noop);
+    const target = this.originalDestination(client);
+    const workload = state.workloadByIp(target.ip);
+    const sourceIp = normalizeIp(client.remoteAddress ?? '');
+    const result = new ConnectionResult(metrics, logger, {
+      reporter: 'destination',
+      direction: 'inbound',
+      source: state.workloadByIp(sourceIp),
+      destination: workload,
+      securityPolicy: 'unknown',
+      sourceAddress: formatSocketAddress(sourceIp, client.remotePort ?? 0),
+      destinationAddress: formatSocketAddress(target.ip, target.port),
+    });
+    const fail = (error: MeshError): void => {
+      client.destroy();
+      result.close({ clientToServerBytes: 0, serverToClientBytes: 0, error });
+    };
+    if (internalPorts.has(target.port)) {
+      fail(new MeshError(ErrorCode.SelfCall, `port ${String(target.port)} is internal to ztunnel`));
+      return;
+    }
+    if (!workload || workload.node !== this.inputs.config.nodeName) {
+      fail(new MeshError(ErrorCode.HboneUnknownWorkload, `no local workload has IP ${target.ip}`));
+      return;
+    }
+    connections.add(client);
+    client.once('close', () => {
+      connections.delete(client);
+    });
+    connectTcp(target)
+      .then((backend) => {
+        pump(client, backend, (error) => {
+          result.close({ clientToServerBytes: backend.bytesWritten, serverToClientBytes: backend.bytesRead, error });
+        });
+      })
+      .catch((err: unknown) => {
+        client.destroy();
+        result.close({ clientToServerBytes: 0, serverToClientBytes: 0, error: err });
+      });
+  };
+}
+
+function noop(): void {
+  // The pump reports socket errors; before it runs, a failed connect does.
+}

@@ -1,0 +1,5 @@
+export * from './settings.js';
+export * from './headers.js';
+export * from './pump.js';
+export * from './pool.js';
+export * from './server.js';

@@ -1,0 +1,3 @@
+export * from './pki.js';
+export * from './echo-server.js';
+export * from './socks5-client.js';

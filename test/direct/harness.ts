@@ -1,0 +1,153 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { createLogger } from '@ambient/core';
+import { TestPki } from '@ambient/testing';
+import { parseConfig, startZtunnel, type Ztunnel } from '@ambient/ztunnel';
+
+/** A workload in ztunnel's local config format (see README: LOCAL_XDS_PATH). */
+export interface LocalWorkload {
+  name: string;
+  namespace?: string;
+  serviceAccount?: string;
+  workloadIps: string[];
+  protocol?: 'HBONE' | 'TCP';
+  node: string;
+  services?: Record<string, Record<number, number>>;
+  [field: string]: unknown;
+}
+
+export interface LocalService {
+  name: string;
+  namespace?: string;
+  hostname: string;
+  vips: string[];
+  ports: Record<number, number>;
+  [field: string]: unknown;
+}
+
+export interface MeshOptions {
+  workloads: LocalWorkload[];
+  services?: LocalService[];
+}
+
+/** Log lines a test can read back, parsed. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    for (const line of chunk.toString().split('\n')) {
+      if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+    callback();
+  }
+
+  withMessage(message: string): Record<string, unknown>[] {
+    return this.lines.filter((line) => line.message === message);
+  }
+}
+
+/**
+ * A mesh on loopback: a throwaway PKI, one config file, and any number of ztunnels (one per
+ * fake node), each bound to its own 127.x address with Istio's port numbers.
+ */
+export class LoopbackMesh {
+  private readonly ztunnels: Ztunnel[] = [];
+
+  private constructor(
+    readonly dir: string,
+    readonly pki: TestPki,
+    readonly configPath: string,
+  ) {}
+
+  static async create(options: MeshOptions): Promise<LoopbackMesh> {
+    const dir = await mkdtemp(join(tmpdir(), 'mesh-test-'));
+    const pki = await TestPki.create();
+    const identities = new Map<string, { namespace: string; serviceAccount: string }>();
+    for (const w of options.workloads) {
+      const namespace = w.namespace ?? 'default';
+      const serviceAccount = w.serviceAccount ?? 'default';
+      identities.set(`${namespace}/${serviceAccount}`, { namespace, serviceAccount });
+    }
+    await pki.writeCertificateDir(join(dir, 'certs'), [...identities.values()]);
+    const configPath = join(dir, 'mesh.yaml');
+    const workloads = options.workloads.map((w) => ({ namespace: 'default', ...w }));
+    const services = (options.services ?? []).map((s) => ({ namespace: 'default', ...s }));
+    await writeFile(configPath, stringify({ workloads, services }));
+    return new LoopbackMesh(dir, pki, configPath);
+  }
+
+  /** Starts the ztunnel of `node` on `instanceIp`; extra env overrides the defaults. */
+  async startZtunnel(
+    node: string,
+    instanceIp: string,
+    env: Record<string, string> = {},
+  ): Promise<{ ztunnel: Ztunnel; logs: LogCapture }> {
+    const logs = new LogCapture();
+    const config = parseConfig({
+      NODE_NAME: node,
+      INSTANCE_IP: instanceIp,
+      LOCAL_XDS_PATH: this.configPath,
+      WORKLOAD_CERTS_DIR: join(this.dir, 'certs'),
+      ...env,
+    });
+    const ztunnel = await startZtunnel(config, {
+      logger: createLogger({ level: 'debug', destination: logs }),
+    });
+    this.ztunnels.push(ztunnel);
+    return { ztunnel, logs };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.ztunnels.map((z) => z.shutdown()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads one sample's value from Prometheus text, matching every given label exactly. */
+export function sampleValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const labelText = line.slice(name.length + 1, close);
+    const parsed = new Map<string, string>();
+    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) parsed.set(match[1] ?? '', match[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v)) return Number(line.slice(close + 1).trim());
+  }
+  return undefined;
+}
+
+/** Sum of every sample of `name` whose labels include the given ones. */
+export function sampleSum(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const labelText = line.slice(name.length + 1, close);
+    const parsed = new Map<string, string>();
+    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) parsed.set(match[1] ?? '', match[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v)) sum += Number(line.slice(close + 1).trim());
+  }
+  return sum;
+}
+
+export async function httpGet(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Polls until `check` passes or the bound is hit; for values that settle after a close. */
+export async function eventually<T>(check: () => Promise<T> | T, attempts = 100, delayMs = 20): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await check();
+    } catch (err) {
+      last = err;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+  throw last;
+}

@@ -1,0 +1,3 @@
+module ambient.test/interop
+
+go 1.19
