@@ -182,6 +182,8 @@ async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: Hbon
   if (outcome === 'deadline') {
     logger.warn({ open: connections.size }, 'drain deadline reached; closing remaining connections');
     connections.destroyAll();
+    // Destroyed sockets report 'close' on a later tick; wait so every outcome is recorded first.
+    await connections.idle();
   }
   for (const hbone of hboneServers) hbone.destroy();
   pool.destroy();

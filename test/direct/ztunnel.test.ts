@@ -92,6 +92,11 @@ describe('ztunnel on loopback: SOCKS5 → HBONE → app', () => {
         expect(sampleSum(text, 'istio_tcp_sent_bytes_total', l)).toBe(`${ECHO}|hello`.length);
       }
     });
+    expect(a.logs.withMessage('connection complete').at(-1)).toMatchObject({
+      direction: 'outbound',
+      'dst.addr': `${ECHO}:15008`,
+      bytes_sent: 5,
+    });
     const access = b.logs.withMessage('connection complete');
     expect(access.at(-1)).toMatchObject({
       'src.identity': 'spiffe://cluster.local/ns/default/sa/sleep',

@@ -61,23 +61,26 @@ export function urisFromSubjectAltName(subjectaltname: string): string[] {
     const colon = subjectaltname.indexOf(':', start);
     if (colon < 0) break;
     const isUri = subjectaltname.startsWith(URI_PREFIX, start);
+    const quoted = subjectaltname.charCodeAt(colon + 1) === QUOTE;
     let end: number;
-    if (subjectaltname.charCodeAt(colon + 1) === QUOTE) {
-      end = closingQuote(subjectaltname, colon + 2);
-      if (end < 0) break;
-      end++;
-      if (isUri) {
-        const value = parseJsonString(subjectaltname.slice(colon + 1, end));
-        if (value === undefined) break;
-        uris.push(value);
-      }
+    if (quoted) {
+      const close = closingQuote(subjectaltname, colon + 2);
+      if (close < 0) break;
+      end = close + 1;
     } else {
       end = subjectaltname.indexOf(ENTRY_SEPARATOR, colon + 1);
       if (end < 0) end = length;
-      if (isUri) uris.push(subjectaltname.slice(colon + 1, end));
     }
-    if (end === length) break;
-    if (!subjectaltname.startsWith(ENTRY_SEPARATOR, end)) break;
+    const last = end === length;
+    if (!last && !subjectaltname.startsWith(ENTRY_SEPARATOR, end)) break;
+    if (isUri) {
+      const value = quoted
+        ? parseJsonString(subjectaltname.slice(colon + 1, end))
+        : subjectaltname.slice(colon + 1, end);
+      if (value === undefined) break;
+      uris.push(value);
+    }
+    if (last) break;
     start = end + ENTRY_SEPARATOR.length;
   }
   return uris;

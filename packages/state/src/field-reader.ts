@@ -74,7 +74,8 @@ export function closestName(name: string, known: readonly string[]): string | un
   let best: { name: string; distance: number } | undefined;
   for (const candidate of known) {
     const distance = name.toLowerCase() === candidate.toLowerCase() ? 0 : editDistance(name, candidate);
-    if (distance <= allowed && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+    if (distance <= allowed && (best === undefined || distance < best.distance))
+      best = { name: candidate, distance };
   }
   return best?.name;
 }
@@ -131,7 +132,9 @@ export class FieldReader {
       const near = closestName(field, known);
       this.problem(
         field,
-        near === undefined ? `unknown field (known: ${known.join(', ')})` : `unknown field (did you mean ${near}?)`,
+        near === undefined
+          ? `unknown field (known: ${known.join(', ')})`
+          : `unknown field (did you mean ${near}?)`,
       );
     }
   }

@@ -89,7 +89,9 @@ function rawKey(value: Readonly<Record<string, unknown>>, first: string, second:
 
 function isServiceKey(key: string): boolean {
   const slash = key.indexOf('/');
-  return slash > 0 && followsRule(key.slice(0, slash), 'dnsLabel') && followsRule(key.slice(slash + 1), 'hostname');
+  return (
+    slash > 0 && followsRule(key.slice(0, slash), 'dnsLabel') && followsRule(key.slice(slash + 1), 'hostname')
+  );
 }
 
 function readLocality(reader: FieldReader): Locality | undefined {

@@ -1,4 +1,5 @@
 import { normalizeIp } from '@ambient/core';
+import { formatIdentity } from '@ambient/identity';
 
 /** How a workload is reached: HBONE to its ztunnel on 15008, or plain TCP (`NONE`: not in the mesh). */
 export type TunnelProtocol = 'HBONE' | 'NONE';
@@ -108,11 +109,6 @@ export function serviceKey(namespace: string, hostname: string): string {
   return `${namespace}/${hostname}`;
 }
 
-// Kept private until @ambient/identity exports formatIdentity; same format.
-function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
-
 /** Empty strings count as unset, as in the protobuf conversion. */
 function orDefault(value: string | undefined, fallback: string): string {
   return value === undefined || value === '' ? fallback : value;
@@ -146,7 +142,7 @@ export function createWorkload(init: WorkloadInit): Workload {
     ...(init.locality === undefined ? {} : { locality: Object.freeze({ ...init.locality }) }),
     services,
     authorizationPolicies: Object.freeze([...(init.authorizationPolicies ?? [])]),
-    identity: spiffeId(trustDomain, init.namespace, serviceAccount),
+    identity: formatIdentity({ trustDomain, namespace: init.namespace, serviceAccount }),
   };
   return Object.freeze(workload);
 }

@@ -95,11 +95,14 @@ func fail(code int, format string, args ...any) {
 // handshake.
 func clientTLSConfig(pair tls.Certificate, roots *x509.CertPool, expectSAN string) *tls.Config {
 	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		MaxVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{pair},
-		NextProtos:         []string{"h2"},
-		InsecureSkipVerify: true, // see above: VerifyConnection does the real check
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
+		// Always present the certificate, like ztunnel, rather than letting
+		// crypto/tls drop it when the server's CA hints do not name our issuer:
+		// the server's own verification is what we want to exercise.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil },
+		NextProtos:           []string{"h2"},
+		InsecureSkipVerify:   true, // see above: VerifyConnection does the real check
 		VerifyConnection: func(state tls.ConnectionState) error {
 			if err := meshtls.VerifyChain(state.PeerCertificates, roots, x509.ExtKeyUsageServerAuth); err != nil {
 				return fmt.Errorf("server certificate: %w", err)
