@@ -45,6 +45,8 @@ console.log(`wrote a test PKI for trust domain ${pki.trustDomain}:`);
 console.log(`  ${join(values.out, 'root-cert.pem')}`);
 for (const { namespace, serviceAccount } of identities) {
   const dir = join(values.out, 'workloads', namespace, serviceAccount);
-  console.log(`  ${join(dir, 'cert-chain.pem')}  spiffe://${pki.trustDomain}/ns/${namespace}/sa/${serviceAccount}`);
+  console.log(
+    `  ${join(dir, 'cert-chain.pem')}  spiffe://${pki.trustDomain}/ns/${namespace}/sa/${serviceAccount}`,
+  );
   console.log(`  ${join(dir, 'key.pem')}`);
 }

@@ -11,7 +11,13 @@ export type Dialer = (port: number) => Promise<net.Socket>;
 /** Path A: the client dials the app directly, plain TCP on loopback. */
 export const directDialer: Dialer = (port) =>
   new Promise((resolve, reject) => {
-    const socket = net.connect({ host: SERVER_IP, port, localAddress: CLIENT_IP, allowHalfOpen: true, noDelay: true });
+    const socket = net.connect({
+      host: SERVER_IP,
+      port,
+      localAddress: CLIENT_IP,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
@@ -21,7 +27,13 @@ export const directDialer: Dialer = (port) =>
 
 /** Path B: SOCKS5 into node-a's ztunnel as the client workload; it carries the bytes over HBONE to node-b's. */
 export const ztunnelPairDialer: Dialer = (port) =>
-  socks5Connect({ proxyIp: NODE_A_IP, proxyPort: SOCKS5_PORT, sourceIp: CLIENT_IP, targetHost: SERVER_IP, targetPort: port });
+  socks5Connect({
+    proxyIp: NODE_A_IP,
+    proxyPort: SOCKS5_PORT,
+    sourceIp: CLIENT_IP,
+    targetHost: SERVER_IP,
+    targetPort: port,
+  });
 
 // 64 KiB: the size of a loopback socket read, so neither path pays for odd chunking.
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
@@ -78,7 +90,10 @@ function sendToSink(socket: net.Socket, maxBytes: number, deadline: number): Pro
     socket.once('end', () => {
       const confirmed = Number(reply.trim());
       if (confirmed === sentBytes) resolve(confirmed);
-      else reject(new Error(`sent ${String(sentBytes)} bytes but the sink received ${reply.trim() || 'nothing'}`));
+      else
+        reject(
+          new Error(`sent ${String(sentBytes)} bytes but the sink received ${reply.trim() || 'nothing'}`),
+        );
     });
     socket.once('error', reject);
     // A write/drain loop rather than a Readable pipe: no stream machinery of its own to measure.
@@ -119,7 +134,11 @@ export interface RoundTripResult {
  * Request/response latency: one connection to the echo server, one request in flight; each
  * round trip is timed from the write to the last byte of the same-sized response.
  */
-export async function measureRoundTrips(dial: Dialer, echoPort: number, options: RoundTripOptions): Promise<RoundTripResult> {
+export async function measureRoundTrips(
+  dial: Dialer,
+  echoPort: number,
+  options: RoundTripOptions,
+): Promise<RoundTripResult> {
   const socket = await dial(echoPort);
   try {
     const { samplesUs, seconds } = await Promise.race([

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,8 +61,22 @@ export async function startZtunnelPair(options: ZtunnelPairOptions): Promise<Ztu
       configPath,
       JSON.stringify({
         workloads: [
-          { name: 'client', namespace: 'default', serviceAccount: 'client', workloadIps: [CLIENT_IP], protocol: 'HBONE', node: 'node-a' },
-          { name: 'server', namespace: 'default', serviceAccount: 'server', workloadIps: [SERVER_IP], protocol: 'HBONE', node: 'node-b' },
+          {
+            name: 'client',
+            namespace: 'default',
+            serviceAccount: 'client',
+            workloadIps: [CLIENT_IP],
+            protocol: 'HBONE',
+            node: 'node-a',
+          },
+          {
+            name: 'server',
+            namespace: 'default',
+            serviceAccount: 'server',
+            workloadIps: [SERVER_IP],
+            protocol: 'HBONE',
+            node: 'node-b',
+          },
         ],
         services: [],
       }),
@@ -73,7 +87,12 @@ export async function startZtunnelPair(options: ZtunnelPairOptions): Promise<Ztu
       ['node-b', NODE_B_IP],
     ] as const) {
       const logPath = join(options.logDir, `ztunnel-${node}.log`);
-      const env = { NODE_NAME: node, INSTANCE_IP: ip, LOCAL_XDS_PATH: configPath, WORKLOAD_CERTS_DIR: certsDir };
+      const env = {
+        NODE_NAME: node,
+        INSTANCE_IP: ip,
+        LOCAL_XDS_PATH: configPath,
+        WORKLOAD_CERTS_DIR: certsDir,
+      };
       const child = spawnZtunnel(env, logPath, options.cpuProfileDir);
       children.push({ node: { node, ip, pid: child.pid ?? -1, logPath }, child });
     }
@@ -85,7 +104,11 @@ export async function startZtunnelPair(options: ZtunnelPairOptions): Promise<Ztu
   return { nodes: children.map(({ node }) => node), stop };
 }
 
-function spawnZtunnel(env: Record<string, string>, logPath: string, cpuProfileDir: string | undefined): ChildProcess {
+function spawnZtunnel(
+  env: Record<string, string>,
+  logPath: string,
+  cpuProfileDir: string | undefined,
+): ChildProcess {
   const log = openSync(logPath, 'w');
   try {
     const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir];
@@ -106,7 +129,11 @@ function spawnZtunnel(env: Record<string, string>, logPath: string, cpuProfileDi
 async function waitReady(node: ZtunnelNode, child: ChildProcess): Promise<void> {
   const url = `http://${node.ip}:${String(READINESS_PORT)}/healthz/ready`;
   for (let attempt = 0; attempt < READY_POLL_ATTEMPTS; attempt++) {
-    if (hasExited(child)) throw new Error(`ztunnel ${node.node} exited during startup; see ${node.logPath}`);
+    if (hasExited(child)) {
+      throw new Error(
+        `ztunnel ${node.node} exited during startup: ${lastLine(node.logPath)}\n(log: ${node.logPath})`,
+      );
+    }
     try {
       const response = await fetch(url);
       await response.body?.cancel();
@@ -117,4 +144,10 @@ async function waitReady(node: ZtunnelNode, child: ChildProcess): Promise<void> 
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_INTERVAL_MS));
   }
   throw new Error(`ztunnel ${node.node} not ready at ${url}; see ${node.logPath}`);
+}
+
+/** The binary's last words: on a startup failure, the reason it printed before exiting. */
+function lastLine(path: string): string {
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  return lines.at(-1) ?? '(empty log)';
 }

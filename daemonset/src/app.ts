@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type http from 'node:http';
+import { Server as HttpServer } from 'node:http';
 import { closeServer, createLogger, errorMessage, listenOn, type Logger } from '@ambient/core';
 import { CertificateDirectory } from '@ambient/identity';
 import { HbonePool, HboneServer } from '@ambient/hbone';
@@ -40,7 +40,8 @@ export interface Ztunnel {
  */
 export async function startZtunnel(config: ZtunnelConfig, options: StartOptions = {}): Promise<Ztunnel> {
   const logger =
-    options.logger ?? createLogger({ level: config.logLevel, base: { component: 'ztunnel', node: config.nodeName } });
+    options.logger ??
+    createLogger({ level: config.logLevel, base: { component: 'ztunnel', node: config.nodeName } });
   const pending = new Set(['config', 'listeners']);
   const metrics = new Metrics();
   const connections = new ConnectionTracker();
@@ -59,7 +60,10 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
 
   try {
     // Readiness first, so an orchestrator sees "not ready" rather than nothing during startup.
-    const readiness = createHttpServer(readinessRoutes(() => [...pending]), logger);
+    const readiness = createHttpServer(
+      readinessRoutes(() => [...pending]),
+      logger,
+    );
     await bind(readiness, config.instanceIp, config.ports.readiness, 'readiness');
 
     const state = new ProxyState(await loadLocalConfig(config.localXdsPath));
@@ -116,7 +120,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       logger,
     );
     await bind(admin, config.instanceIp, config.ports.admin, 'admin');
-    await bind(createHttpServer(metricsRoutes(metrics.registry), logger), config.instanceIp, config.ports.stats, 'metrics');
+    await bind(
+      createHttpServer(metricsRoutes(metrics.registry), logger),
+      config.instanceIp,
+      config.ports.stats,
+      'metrics',
+    );
 
     const inbound = new InboundProxy(inputs);
     const passthrough = new InboundPassthroughProxy(inputs);
@@ -125,10 +134,18 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
         if (workload.tunnelProtocol === 'HBONE') {
           const certificate = certificates.certificateFor(workload.identity);
           if (!certificate) {
-            throw new Error(`no certificate for ${workload.identity} (workload ${workload.namespace}/${workload.name}) in ${config.certsDir}`);
+            throw new Error(
+              `no certificate for ${workload.identity} (workload ${workload.namespace}/${workload.name}) in ${config.certsDir}`,
+            );
           }
           hboneServers.push(
-            await HboneServer.listen({ host: ip, port: config.ports.hbone, certificate, logger, onStream: inbound.handle }),
+            await HboneServer.listen({
+              host: ip,
+              port: config.ports.hbone,
+              certificate,
+              logger,
+              onStream: inbound.handle,
+            }),
           );
         }
         await bind(
@@ -187,7 +204,7 @@ async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: Hbon
   }
   for (const hbone of hboneServers) hbone.destroy();
   pool.destroy();
-  for (const server of servers) (server as http.Server).closeAllConnections?.();
+  for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
   await Promise.all(servers.map(closeServer));
   logger.info('drained');
 }
@@ -195,7 +212,12 @@ async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: Hbon
 function configDump(config: ZtunnelConfig, state: ProxyState, certificates: CertificateDirectory): unknown {
   return {
     config,
-    workloads: state.workloads().map((w) => ({ ...w, services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])) })),
+    workloads: state
+      .workloads()
+      .map((w) => ({
+        ...w,
+        services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
+      })),
     services: state.services(),
     certificates: certificates.list().map((cert) => ({
       identity: cert.identityUri,

@@ -40,7 +40,12 @@ export interface ZtunnelConfig {
 
 /** The ports no workload may be reached on: ztunnel's own (a connection there is a loop). */
 export function internalPorts(config: ZtunnelConfig): ReadonlySet<number> {
-  return new Set([DEFAULT_PORTS.outbound, config.ports.inboundPlaintext, config.ports.hbone, config.ports.socks5]);
+  return new Set([
+    DEFAULT_PORTS.outbound,
+    config.ports.inboundPlaintext,
+    config.ports.hbone,
+    config.ports.socks5,
+  ]);
 }
 
 /**

@@ -11,7 +11,10 @@ async function main(): Promise<void> {
     process.stderr.write(`ztunnel: ${errorMessage(err)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ level: config.logLevel, base: { component: 'ztunnel', node: config.nodeName } });
+  const logger = createLogger({
+    level: config.logLevel,
+    base: { component: 'ztunnel', node: config.nodeName },
+  });
   // A node agent must not die for one connection's bug: log it loudly and keep serving the rest.
   process.on('uncaughtException', (err) => {
     logger.fatal({ error: errorMessage(err), stack: err.stack }, 'uncaught exception');

@@ -113,8 +113,10 @@ export function sampleValue(text: string, name: string, labels: Record<string, s
     const close = line.lastIndexOf('}');
     const labelText = line.slice(name.length + 1, close);
     const parsed = new Map<string, string>();
-    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) parsed.set(match[1] ?? '', match[2] ?? '');
-    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v)) return Number(line.slice(close + 1).trim());
+    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      parsed.set(match[1] ?? '', match[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v))
+      return Number(line.slice(close + 1).trim());
   }
   return undefined;
 }
@@ -127,8 +129,10 @@ export function sampleSum(text: string, name: string, labels: Record<string, str
     const close = line.lastIndexOf('}');
     const labelText = line.slice(name.length + 1, close);
     const parsed = new Map<string, string>();
-    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) parsed.set(match[1] ?? '', match[2] ?? '');
-    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v)) sum += Number(line.slice(close + 1).trim());
+    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      parsed.set(match[1] ?? '', match[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v))
+      sum += Number(line.slice(close + 1).trim());
   }
   return sum;
 }

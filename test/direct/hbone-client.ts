@@ -2,7 +2,12 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 
 export type ConnectOutcome =
-  | { readonly kind: 'status'; readonly status: number; readonly stream: http2.ClientHttp2Stream; readonly session: http2.ClientHttp2Session }
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly stream: http2.ClientHttp2Stream;
+      readonly session: http2.ClientHttp2Session;
+    }
   | { readonly kind: 'failed'; readonly error: string };
 
 /**
@@ -26,29 +31,41 @@ export function rawConnect(options: {
       resolve(outcome);
     };
     let session: http2.ClientHttp2Session | undefined;
-    const socket = tls.connect({ ...options.tls, host: options.host, port: options.port ?? 15008, ALPNProtocols: ['h2'] });
-    socket.once('error', (err) => {
+    const socket = tls.connect({
+      ...options.tls,
+      host: options.host,
+      port: options.port ?? 15008,
+      ALPNProtocols: ['h2'],
+    });
+    socket.once('error', (err: Error) => {
       done({ kind: 'failed', error: err.message });
     });
     socket.once('secureConnect', () => {
-      session = http2.connect(`https://${options.host}`, { createConnection: () => socket });
-      session.on('error', (err) => {
+      const h2 = http2.connect(`https://${options.host}`, { createConnection: () => socket });
+      session = h2;
+      h2.on('error', (err: Error) => {
         done({ kind: 'failed', error: err.message });
       });
-      session.on('close', () => {
+      h2.on('close', () => {
         done({ kind: 'failed', error: 'session closed' });
       });
       const method = options.method ?? 'CONNECT';
       const headers: http2.OutgoingHttpHeaders =
         method === 'CONNECT'
           ? { ':method': 'CONNECT', ':authority': options.authority, ...options.headers }
-          : { ':method': method, ':authority': options.authority, ':path': '/', ':scheme': 'https', ...options.headers };
-      const stream = session.request(headers, { endStream: false });
-      stream.on('error', (err) => {
+          : {
+              ':method': method,
+              ':authority': options.authority,
+              ':path': '/',
+              ':scheme': 'https',
+              ...options.headers,
+            };
+      const stream = h2.request(headers, { endStream: false });
+      stream.on('error', (err: Error) => {
         done({ kind: 'failed', error: err.message });
       });
       stream.once('response', (h) => {
-        done({ kind: 'status', status: Number(h[':status']), stream, session: session as http2.ClientHttp2Session });
+        done({ kind: 'status', status: Number(h[':status']), stream, session: h2 });
       });
     });
   });

@@ -28,11 +28,20 @@ describe('inbound HBONE: ztunnel checks and status codes', () => {
         },
         { name: 'silent', serviceAccount: 'echo', workloadIps: [SILENT], protocol: 'HBONE', node: 'node-a' },
       ],
-      services: [{ name: 'echo', hostname: 'echo.default.svc.cluster.local', vips: ['/127.21.10.1'], ports: { 80: 8080 } }],
+      services: [
+        {
+          name: 'echo',
+          hostname: 'echo.default.svc.cluster.local',
+          vips: ['/127.21.10.1'],
+          ports: { 80: 8080 },
+        },
+      ],
     });
     echo = await startEchoServer(ECHO, 8080);
     await mesh.startZtunnel('node-a', NODE);
-    client = WorkloadCertificate.fromPem(await mesh.pki.issue({ identity: { namespace: 'default', serviceAccount: 'sleep' } }));
+    client = WorkloadCertificate.fromPem(
+      await mesh.pki.issue({ identity: { namespace: 'default', serviceAccount: 'sleep' } }),
+    );
   });
 
   afterAll(async () => {
@@ -85,7 +94,10 @@ describe('inbound HBONE: ztunnel checks and status codes', () => {
     if (outcome.kind === 'status') outcome.session.destroy();
     const text = await (await fetch(`http://${NODE}:15020/metrics`)).text();
     expect(
-      sampleSum(text, 'istio_tcp_connections_failed_total', { destination_workload: 'silent', response_flags: 'CONNECT' }),
+      sampleSum(text, 'istio_tcp_connections_failed_total', {
+        destination_workload: 'silent',
+        response_flags: 'CONNECT',
+      }),
     ).toBe(1);
   });
 
@@ -101,12 +113,24 @@ describe('inbound HBONE: ztunnel checks and status codes', () => {
 
     it('refuses a client certificate from another trust domain, even under our root', async () => {
       const foreign = await mesh.pki.issue({ identity: 'spiffe://other.domain/ns/default/sa/sleep' });
-      await expectRefused({ cert: foreign.certChainPem, key: foreign.keyPem, ca: mesh.pki.rootCertPem, rejectUnauthorized: false });
+      await expectRefused({
+        cert: foreign.certChainPem,
+        key: foreign.keyPem,
+        ca: mesh.pki.rootCertPem,
+        rejectUnauthorized: false,
+      });
     });
 
     it('refuses a certificate from an untrusted CA', async () => {
-      const stranger = await (await TestPki.create()).issue({ identity: { namespace: 'default', serviceAccount: 'sleep' } });
-      await expectRefused({ cert: stranger.certChainPem, key: stranger.keyPem, ca: mesh.pki.rootCertPem, rejectUnauthorized: false });
+      const stranger = await (
+        await TestPki.create()
+      ).issue({ identity: { namespace: 'default', serviceAccount: 'sleep' } });
+      await expectRefused({
+        cert: stranger.certChainPem,
+        key: stranger.keyPem,
+        ca: mesh.pki.rootCertPem,
+        rejectUnauthorized: false,
+      });
     });
 
     it('refuses an expired certificate', async () => {
@@ -115,7 +139,12 @@ describe('inbound HBONE: ztunnel checks and status codes', () => {
         notBefore: new Date(Date.now() - 48 * 3_600_000),
         notAfter: new Date(Date.now() - 3_600_000),
       });
-      await expectRefused({ cert: expired.certChainPem, key: expired.keyPem, ca: mesh.pki.rootCertPem, rejectUnauthorized: false });
+      await expectRefused({
+        cert: expired.certChainPem,
+        key: expired.keyPem,
+        ca: mesh.pki.rootCertPem,
+        rejectUnauthorized: false,
+      });
     });
 
     it('refuses a client that offers only TLS 1.2', async () => {
@@ -135,7 +164,10 @@ describe('inbound HBONE: ztunnel checks and status codes', () => {
         host: ECHO,
         authority: `${ECHO}:8080`,
       });
-      expect(outcome).toMatchObject({ kind: 'failed', error: expect.stringContaining('expected SAN') as unknown });
+      expect(outcome).toMatchObject({
+        kind: 'failed',
+        error: expect.stringContaining('expected SAN') as unknown,
+      });
     });
   });
 });

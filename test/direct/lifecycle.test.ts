@@ -20,7 +20,13 @@ describe('ztunnel lifecycle: startup, quit, drain', () => {
   beforeAll(async () => {
     mesh = await LoopbackMesh.create({
       workloads: [
-        { name: 'client', serviceAccount: 'client', workloadIps: [CLIENT], protocol: 'HBONE', node: 'node-a' },
+        {
+          name: 'client',
+          serviceAccount: 'client',
+          workloadIps: [CLIENT],
+          protocol: 'HBONE',
+          node: 'node-a',
+        },
         { name: 'echo', serviceAccount: 'echo', workloadIps: [ECHO], protocol: 'HBONE', node: 'node-b' },
       ],
     });
@@ -44,7 +50,11 @@ describe('ztunnel lifecycle: startup, quit, drain', () => {
       await new Promise<void>((resolve, reject) => {
         const probe = net.createServer();
         probe.once('error', reject);
-        probe.listen(15021, NODE_C, () => probe.close(() => resolve()));
+        probe.listen(15021, NODE_C, () => {
+          probe.close(() => {
+            resolve();
+          });
+        });
       });
     } finally {
       squatter.close();
@@ -84,7 +94,14 @@ describe('ztunnel lifecycle: startup, quit, drain', () => {
   it('drains: keeps an open tunnel until the client closes it, refusing new ones', async () => {
     const a = await mesh.startZtunnel('node-a', NODE_A, { CONNECTION_TERMINATION_DEADLINE: '30s' });
     const b = await mesh.startZtunnel('node-b', NODE_B);
-    const open = () => socks5Connect({ proxyIp: NODE_A, proxyPort: 15080, sourceIp: CLIENT, targetHost: ECHO, targetPort: 7000 });
+    const open = () =>
+      socks5Connect({
+        proxyIp: NODE_A,
+        proxyPort: 15080,
+        sourceIp: CLIENT,
+        targetHost: ECHO,
+        targetPort: 7000,
+      });
     const socket = await open();
     socket.write('first half, ');
     let drained = false;
@@ -101,7 +118,13 @@ describe('ztunnel lifecycle: startup, quit, drain', () => {
   it('drains: closes what is left at the deadline', async () => {
     const a = await mesh.startZtunnel('node-a', NODE_A, { CONNECTION_TERMINATION_DEADLINE: '200ms' });
     const b = await mesh.startZtunnel('node-b', NODE_B);
-    const socket = await socks5Connect({ proxyIp: NODE_A, proxyPort: 15080, sourceIp: CLIENT, targetHost: ECHO, targetPort: 7000 });
+    const socket = await socks5Connect({
+      proxyIp: NODE_A,
+      proxyPort: 15080,
+      sourceIp: CLIENT,
+      targetHost: ECHO,
+      targetPort: 7000,
+    });
     socket.resume();
     // The client socket allows half-open, so what it sees of a forced close is the FIN.
     const ended = new Promise((resolve) => socket.on('end', resolve));

@@ -21,9 +21,21 @@ describe('bulk transfers and half-close through two ztunnels', () => {
   beforeAll(async () => {
     mesh = await LoopbackMesh.create({
       workloads: [
-        { name: 'client', serviceAccount: 'client', workloadIps: [CLIENT], protocol: 'HBONE', node: 'node-a' },
+        {
+          name: 'client',
+          serviceAccount: 'client',
+          workloadIps: [CLIENT],
+          protocol: 'HBONE',
+          node: 'node-a',
+        },
         { name: 'echo', serviceAccount: 'echo', workloadIps: [ECHO], protocol: 'HBONE', node: 'node-b' },
-        { name: 'talker', serviceAccount: 'talker', workloadIps: [TALKER], protocol: 'HBONE', node: 'node-b' },
+        {
+          name: 'talker',
+          serviceAccount: 'talker',
+          workloadIps: [TALKER],
+          protocol: 'HBONE',
+          node: 'node-b',
+        },
       ],
     });
     echo = await startEchoServer(ECHO, 9000);
@@ -49,7 +61,13 @@ describe('bulk transfers and half-close through two ztunnels', () => {
   });
 
   const open = (target: string) =>
-    socks5Connect({ proxyIp: NODE_A, proxyPort: 15080, sourceIp: CLIENT, targetHost: target, targetPort: 9000 });
+    socks5Connect({
+      proxyIp: NODE_A,
+      proxyPort: 15080,
+      sourceIp: CLIENT,
+      targetHost: target,
+      targetPort: 9000,
+    });
 
   it('moves 64 MiB each way byte-exact and counts every byte', async () => {
     const socket = await open(ECHO);

@@ -51,7 +51,8 @@ describe('ztunnel on loopback: SOCKS5 → HBONE → app', () => {
         },
       ],
     });
-    for (const ip of [ECHO, ECHO_2, LEGACY, OUTSIDE]) servers.push(await startEchoServer(ip, APP_PORT, `${ip}|`));
+    for (const ip of [ECHO, ECHO_2, LEGACY, OUTSIDE])
+      servers.push(await startEchoServer(ip, APP_PORT, `${ip}|`));
     a = await mesh.startZtunnel('node-a', NODE_A);
     b = await mesh.startZtunnel('node-b', NODE_B);
   });

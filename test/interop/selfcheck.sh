@@ -12,7 +12,7 @@ py=/usr/bin/python3 # Debian's: python3-h2 is installed for it only
 work="$(mktemp -d /tmp/hbone-interop.XXXXXX)"
 pids=()
 failures=0
-client_timeout_s=120
+client_timeout_s=${HBONE_CLIENT_TIMEOUT_S:-120}
 sa_b=spiffe://cluster.local/ns/default/sa/b
 
 cleanup() {
@@ -77,6 +77,7 @@ printf 'sent first, echoed only after our half-close\n' >"$work/halfclose"
 server_certs=(--cert "$work/pki/b/cert-chain.pem" --key "$work/pki/b/key.pem" --roots "$work/pki/b/root-cert.pem")
 echo_addr=$(start echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0)
 late_echo_addr=$(start late-echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --after-eof)
+greeter_addr=$(start greeter "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --greet 'hi from the target')
 declare -A servers
 servers[go]=$(start go-server "$here/bin/hbone-server" --listen 127.0.1.2:0 "${server_certs[@]}")
 servers[python]=$(start python-server "$py" "$here/python/hbone_server.py" --listen 127.0.1.3:0 "${server_certs[@]}")
@@ -99,6 +100,33 @@ for server_kind in go python; do
     out=$(client "$client_kind" a "$server" "$late_echo_addr" <"$work/halfclose" 2>"$work/client.err")
     code=$?
     if [[ $code == 0 && $out == "$(cat "$work/halfclose")" ]]; then pass "$pair: half-close, reply after our END_STREAM"; else fail "$pair: half-close: exit $code, got '$out'"; fi
+
+    # The target speaks and half-closes first; only once its words are out
+    # does the client send, and those bytes must still reach the target.
+    rm -f "$work/in"
+    mkfifo "$work/in"
+    greeted_before=$(grep -c '^received' "$work/greeter.out")
+    client "$client_kind" a "$server" "$greeter_addr" <"$work/in" >"$work/greet.out" 2>"$work/client.err" &
+    client_pid=$!
+    exec 3>"$work/in"
+    for _ in $(seq 100); do
+      [[ -s $work/greet.out ]] && break
+      sleep 0.1
+    done
+    head -c 1048576 "$work/big" >&3
+    exec 3>&-
+    wait "$client_pid"
+    code=$?
+    for _ in $(seq 100); do
+      (($(grep -c '^received' "$work/greeter.out") > greeted_before)) && break
+      sleep 0.1
+    done
+    target_saw=$(grep '^received' "$work/greeter.out" | tail -n 1)
+    if [[ $code == 0 && $(cat "$work/greet.out") == "hi from the target" && $target_saw == "received 1048576 bytes" ]]; then
+      pass "$pair: half-close by the target first, client bytes still delivered"
+    else
+      fail "$pair: target half-closes first: exit $code, got '$(cat "$work/greet.out")', target '$target_saw'"
+    fi
 
     client "$client_kind" a "$server" "$echo_addr" --method GET </dev/null >/dev/null 2>"$work/client.err"
     code=$?

@@ -49,7 +49,7 @@ export class InboundPassthroughProxy {
       fail(new MeshError(ErrorCode.SelfCall, `port ${String(target.port)} is internal to ztunnel`));
       return;
     }
-    if (!workload || workload.node !== this.inputs.config.nodeName) {
+    if (workload?.node !== this.inputs.config.nodeName) {
       fail(new MeshError(ErrorCode.HboneUnknownWorkload, `no local workload has IP ${target.ip}`));
       return;
     }
@@ -60,7 +60,11 @@ export class InboundPassthroughProxy {
     connectTcp(target)
       .then((backend) => {
         pump(client, backend, (error) => {
-          result.close({ clientToServerBytes: backend.bytesWritten, serverToClientBytes: backend.bytesRead, error });
+          result.close({
+            clientToServerBytes: backend.bytesWritten,
+            serverToClientBytes: backend.bytesRead,
+            error,
+          });
         });
       })
       .catch((err: unknown) => {

@@ -14,7 +14,7 @@ import {
   rejectStream,
   type InboundStream,
 } from '@ambient/hbone';
-import type { Service, Workload } from '@ambient/state';
+import { resolveTargetPort, type Service, type Workload } from '@ambient/state';
 import { ConnectionResult, type ServiceInfo, type WorkloadInfo } from '@ambient/telemetry';
 import type { ProxyInputs } from './inputs.js';
 import { connectTcp } from './outbound.js';
@@ -32,7 +32,12 @@ const STATUS_FOR: Partial<Record<ErrorCodeType, number>> = {
 };
 
 type InboundDecision =
-  | { readonly kind: 'forward'; readonly workload: Workload; readonly targetPort: number; readonly service: Service | undefined }
+  | {
+      readonly kind: 'forward';
+      readonly workload: Workload;
+      readonly targetPort: number;
+      readonly service: Service | undefined;
+    }
   | { readonly kind: 'reject'; readonly error: MeshError; readonly workload: Workload | undefined };
 
 /**
@@ -80,7 +85,10 @@ export class InboundProxy {
           result.close({
             clientToServerBytes: 0,
             serverToClientBytes: 0,
-            error: new MeshError(ErrorCode.HboneStreamFailed, 'client reset the CONNECT before it was answered'),
+            error: new MeshError(
+              ErrorCode.HboneStreamFailed,
+              'client reset the CONNECT before it was answered',
+            ),
           });
           return;
         }
@@ -110,14 +118,18 @@ export class InboundProxy {
     if (!authority) {
       return reject(ErrorCode.HboneBadAuthority, `invalid authority "${request.authority}"`, workload);
     }
-    if (!workload || workload.node !== this.inputs.config.nodeName) {
+    if (workload?.node !== this.inputs.config.nodeName) {
       return reject(ErrorCode.HboneUnknownWorkload, `no local workload has IP ${request.localIp}`, undefined);
     }
     let targetPort = authority.port;
     let service: Service | undefined;
     if (authority.kind === 'ip') {
       if (authority.ip !== request.localIp) {
-        return reject(ErrorCode.HboneIpMismatch, `ip mismatch: ${request.localIp} != ${authority.ip}`, workload);
+        return reject(
+          ErrorCode.HboneIpMismatch,
+          `ip mismatch: ${request.localIp} != ${authority.ip}`,
+          workload,
+        );
       }
     } else {
       const resolved = this.resolveHostname(workload, authority.hostname, authority.port);
@@ -131,7 +143,11 @@ export class InboundProxy {
       ({ service, targetPort } = resolved);
     }
     if (internalPorts.has(targetPort)) {
-      return reject(ErrorCode.HboneUnknownTarget, `port ${String(targetPort)} is internal to ztunnel`, workload);
+      return reject(
+        ErrorCode.HboneUnknownTarget,
+        `port ${String(targetPort)} is internal to ztunnel`,
+        workload,
+      );
     }
     return { kind: 'forward', workload, targetPort, service };
   }
@@ -145,16 +161,14 @@ export class InboundProxy {
     const candidates = this.inputs.state.servicesByHostname(hostname);
     const service = candidates.find((s) => s.namespace === workload.namespace) ?? candidates[0];
     if (!service) return undefined;
-    const fromEndpoint = workload.services.get(service.key)?.get(servicePort);
-    const fromService = service.ports.find((p) => p.servicePort === servicePort)?.targetPort;
-    const targetPort = fromEndpoint || fromService || 0;
-    return targetPort === 0 ? undefined : { service, targetPort };
+    const targetPort = resolveTargetPort(service, workload.services.get(service.key), servicePort);
+    return targetPort === undefined ? undefined : { service, targetPort };
   }
 
   /** The calling workload, trusted only if its identity is the one its certificate proved. */
   private sourceWorkload(request: InboundStream): WorkloadInfo | undefined {
     const byIp = this.inputs.state.workloadByIp(request.remoteIp);
-    if (byIp && byIp.identity === request.peerIdentityUri) return byIp;
+    if (byIp?.identity === request.peerIdentityUri) return byIp;
     // Not known by IP (another cluster, a NAT): describe it from its baggage, for telemetry only.
     const baggage = parseBaggage(headerValue(request.headers.baggage));
     if (baggage.workloadName === undefined && baggage.namespace === undefined) return undefined;
@@ -195,7 +209,9 @@ function reject(code: ErrorCodeType, message: string, workload: Workload | undef
  * as ztunnel's original-source mode gives it in a cluster.
  */
 function spoofedSource(request: InboundStream): string | undefined {
-  return request.remoteIp.startsWith('127.') && request.remoteIp !== request.localIp ? request.remoteIp : undefined;
+  return request.remoteIp.startsWith('127.') && request.remoteIp !== request.localIp
+    ? request.remoteIp
+    : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

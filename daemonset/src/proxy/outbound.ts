@@ -1,6 +1,13 @@
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, MeshError, errorMessage, formatSocketAddress, normalizeIp, type SocketAddress } from '@ambient/core';
+import {
+  ErrorCode,
+  MeshError,
+  errorMessage,
+  formatSocketAddress,
+  normalizeIp,
+  type SocketAddress,
+} from '@ambient/core';
 import { formatForwarded, newTraceparent, pump } from '@ambient/hbone';
 import type { Workload } from '@ambient/state';
 import { ConnectionResult, type ConnectionDescription } from '@ambient/telemetry';
@@ -29,7 +36,10 @@ export class OutboundProxy {
     client.setNoDelay(true);
     client.on('error', noop); // errors are handled by the handshake or the pump
     this.socks5(client).catch((err: unknown) => {
-      this.inputs.logger.error({ error: errorMessage(err) }, 'outbound SOCKS5 connection failed unexpectedly');
+      this.inputs.logger.error(
+        { error: errorMessage(err) },
+        'outbound SOCKS5 connection failed unexpectedly',
+      );
       client.destroy();
     });
   };
@@ -46,9 +56,14 @@ export class OutboundProxy {
       return;
     }
     const source = state.workloadByIp(sourceIp);
-    if (!source || source.node !== this.inputs.config.nodeName) {
+    if (source?.node !== this.inputs.config.nodeName) {
       logger.warn(
-        { 'src.addr': sourceIp, direction: 'outbound', error: `no local workload has IP ${sourceIp}` },
+        {
+          'src.addr': sourceIp,
+          direction: 'outbound',
+          code: ErrorCode.UnknownSource,
+          error: `no local workload has IP ${sourceIp}`,
+        },
         'connection failed',
       );
       client.end(replyPacket(Socks5Reply.NotAllowed));
@@ -56,7 +71,10 @@ export class OutboundProxy {
     }
     const resolved = this.resolve(target);
     if (!resolved) {
-      logger.warn({ 'src.addr': sourceIp, direction: 'outbound', error: 'unknown hostname' }, 'connection failed');
+      logger.warn(
+        { 'src.addr': sourceIp, direction: 'outbound', error: 'unknown hostname' },
+        'connection failed',
+      );
       client.end(replyPacket(Socks5Reply.HostUnreachable));
       return;
     }
@@ -92,7 +110,10 @@ export class OutboundProxy {
       internalPorts: inputs.internalPorts,
       selfIps: inputs.selfIps,
     });
-    const clientAddress = formatSocketAddress(normalizeIp(client.remoteAddress ?? ''), client.remotePort ?? 0);
+    const clientAddress = formatSocketAddress(
+      normalizeIp(client.remoteAddress ?? ''),
+      client.remotePort ?? 0,
+    );
     const result = new ConnectionResult(
       inputs.metrics,
       inputs.logger,
@@ -114,7 +135,11 @@ export class OutboundProxy {
     }
     if (client.destroyed) {
       upstream.destroy();
-      result.close({ clientToServerBytes: 0, serverToClientBytes: 0, error: new MeshError(ErrorCode.ConnectFailed, 'client went away') });
+      result.close({
+        clientToServerBytes: 0,
+        serverToClientBytes: 0,
+        error: new MeshError(ErrorCode.ConnectFailed, 'client went away'),
+      });
       return;
     }
     ready(true);
@@ -127,7 +152,11 @@ export class OutboundProxy {
     });
   }
 
-  private async connectUpstream(decision: OutboundDecision, source: Workload, client: Socket): Promise<Duplex> {
+  private async connectUpstream(
+    decision: OutboundDecision,
+    source: Workload,
+    client: Socket,
+  ): Promise<Duplex> {
     switch (decision.kind) {
       case 'reject':
         throw new MeshError(decision.code, decision.reason);
@@ -220,7 +249,12 @@ export function connectTcp(address: SocketAddress, localAddress?: string): Promi
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new MeshError(ErrorCode.ConnectTimeout, `connect to ${formatSocketAddress(address.ip, address.port)} timed out`));
+      reject(
+        new MeshError(
+          ErrorCode.ConnectTimeout,
+          `connect to ${formatSocketAddress(address.ip, address.port)} timed out`,
+        ),
+      );
     }, TCP_CONNECT_TIMEOUT_MS);
     timer.unref();
     socket.once('connect', () => {

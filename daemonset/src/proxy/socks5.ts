@@ -32,7 +32,10 @@ const MAX_HANDSHAKE_BYTES = 600;
  * socket for the tunnel. A protocol violation answers with the matching SOCKS error, then
  * rejects with MeshError(Socks5Protocol).
  */
-export function acceptSocks5(socket: Socket, timeoutMs: number): Promise<{ target: Socks5Target; handshakeBytes: number }> {
+export function acceptSocks5(
+  socket: Socket,
+  timeoutMs: number,
+): Promise<{ target: Socks5Target; handshakeBytes: number }> {
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
     let greeted = false;
@@ -111,7 +114,10 @@ export function parseRequest(buf: Buffer): ParsedRequest | 'incomplete' {
   if (buf.length < 4) return 'incomplete';
   if (buf[0] !== VERSION) return { error: 'bad SOCKS5 request version', reply: Socks5Reply.GeneralFailure };
   if (buf[1] !== CMD_CONNECT) {
-    return { error: `SOCKS5 command ${String(buf[1])} not supported`, reply: Socks5Reply.CommandNotSupported };
+    return {
+      error: `SOCKS5 command ${String(buf[1])} not supported`,
+      reply: Socks5Reply.CommandNotSupported,
+    };
   }
   const atyp = buf[3];
   let addressEnd: number;
@@ -138,9 +144,14 @@ export function parseRequest(buf: Buffer): ParsedRequest | 'incomplete' {
       return { error: 'SOCKS5 domain name is malformed', reply: Socks5Reply.HostUnreachable };
     }
     target = (port) =>
-      isIP(hostname) ? { kind: 'ip', ip: hostname, port } : { kind: 'domain', hostname: hostname.toLowerCase(), port };
+      isIP(hostname)
+        ? { kind: 'ip', ip: hostname, port }
+        : { kind: 'domain', hostname: hostname.toLowerCase(), port };
   } else {
-    return { error: `SOCKS5 address type ${String(atyp)} not supported`, reply: Socks5Reply.AddressTypeNotSupported };
+    return {
+      error: `SOCKS5 address type ${String(atyp)} not supported`,
+      reply: Socks5Reply.AddressTypeNotSupported,
+    };
   }
   const port = buf.readUInt16BE(addressEnd);
   if (port === 0) return { error: 'SOCKS5 target port 0', reply: Socks5Reply.HostUnreachable };

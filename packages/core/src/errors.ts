@@ -45,7 +45,7 @@ export const ErrorCode = {
   /** A SOCKS5 client spoke something we do not support. */
   Socks5Protocol: 'MESH_ERR_SOCKS5_PROTOCOL',
   /** The proxy is shutting down and no longer accepts this work. */
-  Draining: 'MESH_ERR_DRAINING',
+  Draining: 'MESH_ERR_PROXY_DRAINING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

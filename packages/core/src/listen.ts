@@ -16,9 +16,13 @@ export function listenOn(server: Server, host: string, port: number, what: strin
             ? 'the address is not available on this host'
             : err.message;
       reject(
-        new MeshError(ErrorCode.ListenFailed, `${what} listener could not bind ${host}:${String(port)}: ${reason}`, {
-          cause: err,
-        }),
+        new MeshError(
+          ErrorCode.ListenFailed,
+          `${what} listener could not bind ${host}:${String(port)}: ${reason}`,
+          {
+            cause: err,
+          },
+        ),
       );
     };
     const onListening = (): void => {

@@ -51,7 +51,11 @@ export function parseBaggage(header: string | undefined): BaggageFields {
     if (eq <= 0) continue;
     const key = item.slice(0, eq).trim();
     // W3C baggage allows `;property` suffixes on values; we only want the value.
-    const value = item.slice(eq + 1).split(';', 1)[0]?.trim() ?? '';
+    const value =
+      item
+        .slice(eq + 1)
+        .split(';', 1)[0]
+        ?.trim() ?? '';
     if (value === '') continue;
     const known = BAGGAGE_KEYS.find(([, name]) => name === key);
     if (known) {
@@ -69,7 +73,8 @@ export function parseBaggage(header: string | undefined): BaggageFields {
 
 /** `for="1.2.3.4:5678"` (IPv6 bracketed), plus `;host=<service>` when the intended service is known. */
 export function formatForwarded(clientIp: string, clientPort: number, host?: string): string {
-  const addr = isIP(clientIp) === 6 ? `[${clientIp}]:${String(clientPort)}` : `${clientIp}:${String(clientPort)}`;
+  const addr =
+    isIP(clientIp) === 6 ? `[${clientIp}]:${String(clientPort)}` : `${clientIp}:${String(clientPort)}`;
   return host ? `for="${addr}";host=${host}` : `for="${addr}"`;
 }
 

@@ -121,11 +121,17 @@ describe('HbonePool', () => {
     const { server, sessions } = await echoServer();
     const pool = newPool();
     await roundTrip(await pool.connect(keyFor(server.port), { authority: '127.22.0.9:80' }), 'a');
-    await roundTrip(await pool.connect(keyFor(server.port, { sourceIp: OTHER_CLIENT_IP }), { authority: '127.22.0.9:80' }), 'b');
     await roundTrip(
-      await pool.connect(keyFor(server.port, { expectedIdentities: [SERVER_ID, 'spiffe://cluster.local/ns/default/sa/x'] }), {
-        authority: '127.22.0.9:80',
-      }),
+      await pool.connect(keyFor(server.port, { sourceIp: OTHER_CLIENT_IP }), { authority: '127.22.0.9:80' }),
+      'b',
+    );
+    await roundTrip(
+      await pool.connect(
+        keyFor(server.port, { expectedIdentities: [SERVER_ID, 'spiffe://cluster.local/ns/default/sa/x'] }),
+        {
+          authority: '127.22.0.9:80',
+        },
+      ),
       'c',
     );
     expect(pool.stats().sessionsOpened).toBe(3);

@@ -212,7 +212,7 @@ export class HbonePool {
     session.on('goaway', () => {
       this.retire(pooled, 'goaway received');
     });
-    session.on('error', (err) => {
+    session.on('error', (err: Error) => {
       this.options.logger.debug({ err: err.message, key: keyText }, 'pooled HBONE session failed');
       this.retire(pooled, 'session error');
     });
@@ -366,11 +366,19 @@ export function connectTls(
       clearTimeout(timer);
       socket.destroy();
       if (!connected) {
-        reject(new MeshError(ErrorCode.ConnectFailed, `connect to ${target} failed: ${err.message}`, { cause: err }));
+        reject(
+          new MeshError(ErrorCode.ConnectFailed, `connect to ${target} failed: ${err.message}`, {
+            cause: err,
+          }),
+        );
       } else if (err.message.includes('expected SAN')) {
         reject(new MeshError(ErrorCode.IdentityMismatch, `${target}: ${err.message}`, { cause: err }));
       } else {
-        reject(new MeshError(ErrorCode.TlsFailure, `TLS handshake with ${target} failed: ${err.message}`, { cause: err }));
+        reject(
+          new MeshError(ErrorCode.TlsFailure, `TLS handshake with ${target} failed: ${err.message}`, {
+            cause: err,
+          }),
+        );
       }
     });
   });

@@ -154,7 +154,7 @@ export class HboneServer {
       pingSentAtMs: undefined,
     });
     session.on('close', () => this.sessions.delete(session));
-    session.on('error', (err) => {
+    session.on('error', (err: Error) => {
       this.options.logger.debug({ error: err.message }, 'HBONE session error');
     });
   };

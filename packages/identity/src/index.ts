@@ -1,4 +1,10 @@
-export { parseIdentity, formatIdentity, firstIdentity, urisFromSubjectAltName, type Identity } from './spiffe.js';
+export {
+  parseIdentity,
+  formatIdentity,
+  firstIdentity,
+  urisFromSubjectAltName,
+  type Identity,
+} from './spiffe.js';
 export { WorkloadCertificate, type CertificateMaterial } from './certificate.js';
 export {
   HBONE_ALPN,

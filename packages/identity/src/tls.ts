@@ -43,12 +43,15 @@ function checkExpectedSan(peer: PeerCertificate, expected: readonly string[]): E
 }
 
 /**
- * Options for an HBONE listener: TLS 1.3 only, a client certificate required and chained to our
- * roots, ALPN h2. Works both for `new TLSSocket(socket, { isServer: true, ...options })`, which uses
- * the prebuilt `secureContext`, and for `tls.createServer` / `http2.createSecureServer`, which
- * ignore `secureContext` and build one context per server from key/cert/ca. No resumption: no
- * tickets (SSL_OP_NO_TICKET in the context), and Node's server keeps no session cache of its own
- * unless someone listens for 'newSession'/'resumeSession', which an HBONE server must not do.
+ * Options for an HBONE listener (`tls.createServer`, `http2.createSecureServer`): TLS 1.3 only, a
+ * client certificate required and chained to our roots, ALPN h2. A `tls.Server` ignores
+ * `secureContext` and builds one context per server from key/cert/ca, so both are here; the cost
+ * is per listener, not per connection. Sockets accepted elsewhere go in with
+ * `server.emit('connection', socket)`: only tls.Server checks a client's chain (Node's OpenSSL
+ * callback accepts everything and leaves the verdict to it), so a bare `new TLSSocket(...)` never
+ * becomes `authorized` and `verifyClientIdentity` refuses it. No resumption: no tickets
+ * (SSL_OP_NO_TICKET in the context), and tls.Server keeps no session cache of its own unless
+ * someone listens for 'newSession'/'resumeSession', which an HBONE server must not do.
  * After the handshake, call `verifyClientIdentity`: the chain check alone admits any trust domain
  * whose root we hold.
  */

@@ -53,7 +53,11 @@ describe('WorkloadCertificate.fromPem', () => {
   it('takes the first SAN that is a workload SPIFFE id', async () => {
     const issued = await pki.issue({
       identity: 'spiffe://cluster.local/ns/default',
-      extraUris: ['https://example.com', 'spiffe://cluster.local/ns/a/sa/b', 'spiffe://cluster.local/ns/c/sa/d'],
+      extraUris: [
+        'https://example.com',
+        'spiffe://cluster.local/ns/a/sa/b',
+        'spiffe://cluster.local/ns/c/sa/d',
+      ],
     });
     expect(WorkloadCertificate.fromPem(issued).identityUri).toBe('spiffe://cluster.local/ns/a/sa/b');
   });
@@ -70,7 +74,11 @@ describe('WorkloadCertificate.fromPem', () => {
   it('rejects a leaf without a SPIFFE workload SAN with IdentityInvalid', async () => {
     const cases = [
       await pki.issue({ identity: { namespace: 'a', serviceAccount: 'b' }, omitSpiffeSan: true }),
-      await pki.issue({ identity: { namespace: 'a', serviceAccount: 'b' }, omitSpiffeSan: true, dnsNames: ['a.b'] }),
+      await pki.issue({
+        identity: { namespace: 'a', serviceAccount: 'b' },
+        omitSpiffeSan: true,
+        dnsNames: ['a.b'],
+      }),
       await pki.issue({ identity: 'spiffe://cluster.local/ns/a/sa/b/extra' }),
     ];
     for (const issued of cases) {
@@ -122,7 +130,10 @@ describe('CertificateDirectory with real certificates', () => {
     const pki = await TestPki.create();
     await pki.writeCertificateDir(dir, [{ namespace: 'default', serviceAccount: 'echo' }]);
     const other = await TestPki.create();
-    const issued = await other.issue({ identity: { namespace: 'default', serviceAccount: 'echo' }, omitSpiffeSan: true });
+    const issued = await other.issue({
+      identity: { namespace: 'default', serviceAccount: 'echo' },
+      omitSpiffeSan: true,
+    });
     const workload = join(dir, 'workloads', 'default', 'echo');
     await writeFile(join(workload, 'cert-chain.pem'), issued.certChainPem);
     await writeFile(join(workload, 'key.pem'), issued.keyPem);

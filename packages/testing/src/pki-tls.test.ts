@@ -4,7 +4,7 @@ import { EventEmitter, once } from 'node:events';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, isMeshError } from '@ambient/core';
+import { ErrorCode, errorMessage, isMeshError } from '@ambient/core';
 import {
   EXPECTED_SAN_MISMATCH,
   HBONE_ALPN,
@@ -28,7 +28,7 @@ interface TestServer {
   readonly accepted: string[];
   readonly failures: EventEmitter<{ failure: [Error] }>;
   /** Whether the server's socket saw SNI (ztunnel sends none). */
-  readonly servernames: (string | false)[];
+  readonly servernames: (string | false | null)[];
 }
 
 const closers: (() => Promise<void>)[] = [];
@@ -65,30 +65,44 @@ async function startTlsServer(certificate: WorkloadCertificate): Promise<TestSer
   server.on('secureConnection', (socket) => {
     onSecure(socket, certificate, state);
   });
-  server.on('tlsClientError', (err) => state.failures.emit('failure', err));
+  // A client chain that fails verification surfaces as a bare "socket hang up": tls.Server
+  // destroys the socket after the handshake and leaves the reason in authorizationError.
+  server.on('tlsClientError', (err, socket) => {
+    // Typed as always present, but undefined unless the chain check ran and failed.
+    const authorizationError = socket.authorizationError as Error | string | undefined;
+    const reason = authorizationError === undefined ? '' : ` (${errorMessage(authorizationError)})`;
+    state.failures.emit('failure', new Error(`${err.message}${reason}`, { cause: err }));
+  });
   closers.push(() => closeServer(server));
+  tlsServers.set(state, server);
   return state;
 }
 
-/** A plain TCP server wrapping each socket itself, which uses the prebuilt `secureContext`. */
-async function startWrappingServer(certificate: WorkloadCertificate): Promise<TestServer> {
-  let state: TestServer | undefined;
-  const server = createTcpServer((raw) => {
-    const socket = new tls.TLSSocket(raw, { isServer: true, ...serverTlsOptions(certificate) });
-    socket.on('secure', () => {
-      if (state) onSecure(socket, certificate, state);
-    });
-    socket.on('error', (err) => state?.failures.emit('failure', err));
+const tlsServers = new WeakMap<TestServer, tls.Server>();
+
+/**
+ * Raw TCP sockets handed to a `tls.Server` with `emit('connection')`, as an in-pod listener that
+ * receives sockets from elsewhere would.
+ */
+async function startHandOffServer(certificate: WorkloadCertificate): Promise<TestServer> {
+  const state = await startTlsServer(certificate);
+  const tlsServer = tlsServers.get(state);
+  if (tlsServer === undefined) throw new Error('unreachable');
+  const tcp = createTcpServer((raw) => {
+    tlsServer.emit('connection', raw);
   });
-  server.listen(0, LOOPBACK);
-  await once(server, 'listening');
-  state = newState((server.address() as AddressInfo).port);
-  closers.push(() => closeServer(server));
-  return state;
+  tcp.listen(0, LOOPBACK);
+  await once(tcp, 'listening');
+  closers.push(() => closeServer(tcp));
+  return { ...state, port: (tcp.address() as AddressInfo).port };
 }
 
 async function closeServer(server: TcpServer): Promise<void> {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
 }
 
 interface DialResult {
@@ -134,7 +148,11 @@ function dial(port: number, options: ConnectionOptions): Promise<DialResult> {
   });
 }
 
-async function workload(pki: TestPki, serviceAccount: string, rootsPem?: string): Promise<WorkloadCertificate> {
+async function workload(
+  pki: TestPki,
+  serviceAccount: string,
+  rootsPem?: string,
+): Promise<WorkloadCertificate> {
   const issued = await pki.issue({ identity: { namespace: 'default', serviceAccount } });
   return WorkloadCertificate.fromPem(rootsPem === undefined ? issued : { ...issued, rootsPem });
 }
@@ -151,7 +169,7 @@ describe('HBONE mutual TLS', () => {
 
   it.each([
     ['tls.Server', startTlsServer],
-    ['a TLSSocket around a TCP socket', startWrappingServer],
+    ['sockets handed to a tls.Server', startHandOffServer],
   ])('authenticates both ends with %s: TLS 1.3, ALPN h2, no SNI', async (_kind, start) => {
     const server = await start(serverCert);
     const result = await dial(server.port, clientTlsOptions(clientCert, [SERVER_ID]));
@@ -173,7 +191,10 @@ describe('HBONE mutual TLS', () => {
       extraUris: ['spiffe://cluster.local/ns/default/sa/alias'],
     });
     const server = await startTlsServer(WorkloadCertificate.fromPem(issued));
-    const expected = ['spiffe://cluster.local/ns/other/sa/nope', 'spiffe://cluster.local/ns/default/sa/alias'];
+    const expected = [
+      'spiffe://cluster.local/ns/other/sa/nope',
+      'spiffe://cluster.local/ns/default/sa/alias',
+    ];
     const result = await dial(server.port, clientTlsOptions(clientCert, expected));
     expect(result.reply).toBe(`${CLIENT_ID} h2`);
   });
@@ -258,7 +279,7 @@ describe('HBONE mutual TLS', () => {
     const serverFailure = once(server.failures, 'failure');
     await expect(dial(server.port, clientTlsOptions(client, [SERVER_ID]))).rejects.toThrow();
     const [error] = (await serverFailure) as [Error];
-    expect(error.message).toMatch(/certificate/i);
+    expect(error.message).toContain('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     expect(server.accepted).toEqual([]);
   });
 
@@ -281,9 +302,11 @@ describe('HBONE mutual TLS', () => {
     });
     const server = await startTlsServer(serverCert);
     const serverFailure = once(server.failures, 'failure');
-    await expect(dial(server.port, clientTlsOptions(WorkloadCertificate.fromPem(issued), [SERVER_ID]))).rejects.toThrow();
+    await expect(
+      dial(server.port, clientTlsOptions(WorkloadCertificate.fromPem(issued), [SERVER_ID])),
+    ).rejects.toThrow();
     const [error] = (await serverFailure) as [Error];
-    expect(error.message).toMatch(/expired/i);
+    expect(error.message).toContain('CERT_HAS_EXPIRED');
     expect(server.accepted).toEqual([]);
   });
 
@@ -312,7 +335,10 @@ describe('HBONE mutual TLS', () => {
     // The server did hand out a session; offering it back must not skip the handshake.
     expect(first.session).toBeInstanceOf(Buffer);
     const offered = first.session ?? Buffer.alloc(0);
-    const second = await dial(server.port, { ...clientTlsOptions(clientCert, [SERVER_ID]), session: offered });
+    const second = await dial(server.port, {
+      ...clientTlsOptions(clientCert, [SERVER_ID]),
+      session: offered,
+    });
     expect(second.reused).toBe(false);
     expect(second.serverIdentity?.serviceAccount).toBe('server');
     expect(server.accepted).toEqual([CLIENT_ID, CLIENT_ID]);
@@ -355,5 +381,36 @@ describe('verifyClientIdentity and peerIdentity', () => {
     const { identity, error } = await seen;
     expect(identity).toBeUndefined();
     expect(isMeshError(error, ErrorCode.IdentityMismatch)).toBe(true);
+  });
+});
+
+describe('a bare TLSSocket server', () => {
+  it('fails closed: Node verifies client chains only inside tls.Server, so nothing is authorized', async () => {
+    const pki = await TestPki.create();
+    const serverCert = await workload(pki, 'server');
+    const client = await workload(pki, 'client');
+    let outcome: { identity: Identity | undefined; error: unknown } | undefined;
+    const server = createTcpServer((raw) => {
+      const socket = new tls.TLSSocket(raw, { isServer: true, ...serverTlsOptions(serverCert) });
+      socket.on('error', () => undefined);
+      socket.on('secure', () => {
+        let error: unknown;
+        try {
+          verifyClientIdentity(socket, 'cluster.local');
+        } catch (err) {
+          error = err;
+        }
+        outcome = { identity: peerIdentity(socket), error };
+        socket.end('done');
+      });
+    });
+    server.listen(0, LOOPBACK);
+    await once(server, 'listening');
+    closers.push(() => closeServer(server));
+
+    const result = await dial((server.address() as AddressInfo).port, clientTlsOptions(client, [SERVER_ID]));
+    expect(result.reply).toBe('done');
+    expect(outcome?.identity).toBeUndefined();
+    expect(isMeshError(outcome?.error, ErrorCode.IdentityMismatch)).toBe(true);
   });
 });

@@ -43,7 +43,8 @@ describe('TestPki', () => {
   it('issues a leaf like istiod does: SPIFFE URI SAN, not a CA, server and client auth', async () => {
     const issued = await pki.issue({ identity: { namespace: 'default', serviceAccount: 'echo' } });
     const [leaf, intermediate, ...rest] = certificates(issued.certChainPem);
-    if (leaf === undefined || intermediate === undefined) throw new Error('chain should hold two certificates');
+    if (leaf === undefined || intermediate === undefined)
+      throw new Error('chain should hold two certificates');
     expect(rest).toEqual([]);
     expect(issued.certPem).toBe(leaf.toString());
     expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/default/sa/echo');
@@ -62,7 +63,8 @@ describe('TestPki', () => {
     const issued = await pki.issue({ identity: { namespace: 'default', serviceAccount: 'echo' } });
     const [leaf, intermediate] = certificates(issued.certChainPem);
     const root = only(certificates(issued.rootsPem));
-    if (leaf === undefined || intermediate === undefined) throw new Error('chain should hold two certificates');
+    if (leaf === undefined || intermediate === undefined)
+      throw new Error('chain should hold two certificates');
     expect(issued.rootsPem).toBe(pki.rootCertPem);
     expect(leaf.checkIssued(intermediate)).toBe(true);
     expect(leaf.verify(intermediate.publicKey)).toBe(true);
@@ -98,7 +100,9 @@ describe('TestPki', () => {
     const notBefore = new Date('2020-01-01T00:00:00Z');
     const notAfter = new Date('2020-01-02T00:00:00Z');
     const expired = only(
-      certificates((await pki.issue({ identity: 'spiffe://cluster.local/ns/a/sa/b', notBefore, notAfter })).certPem),
+      certificates(
+        (await pki.issue({ identity: 'spiffe://cluster.local/ns/a/sa/b', notBefore, notAfter })).certPem,
+      ),
     );
     expect(expired.validFromDate).toEqual(notBefore);
     expect(expired.validToDate).toEqual(notAfter);
@@ -126,9 +130,14 @@ describe('TestPki', () => {
       omitSpiffeSan: true,
       dnsNames: ['echo.default.svc.cluster.local'],
     });
-    expect(only(certificates(withoutSpiffe.certPem)).subjectAltName).toBe('DNS:echo.default.svc.cluster.local');
+    expect(only(certificates(withoutSpiffe.certPem)).subjectAltName).toBe(
+      'DNS:echo.default.svc.cluster.local',
+    );
 
-    const bare = await pki.issue({ identity: { namespace: 'default', serviceAccount: 'echo' }, omitSpiffeSan: true });
+    const bare = await pki.issue({
+      identity: { namespace: 'default', serviceAccount: 'echo' },
+      omitSpiffeSan: true,
+    });
     const bareLeaf = only(certificates(bare.certPem));
     expect(bareLeaf.subjectAltName).toBeUndefined();
     expect(bareLeaf.subject).toContain('CN=');
@@ -152,7 +161,9 @@ describe('TestPki', () => {
     for (const serial of serials) expect(Number.parseInt(serial.slice(0, 2), 16)).toBeLessThan(0x80);
 
     const other = await TestPki.create();
-    expect(only(certificates(other.rootCertPem)).subject).not.toBe(only(certificates(pki.rootCertPem)).subject);
+    expect(only(certificates(other.rootCertPem)).subject).not.toBe(
+      only(certificates(pki.rootCertPem)).subject,
+    );
   });
 });
 
@@ -185,7 +196,11 @@ describe('writeCertificateDir', () => {
       'spiffe://example.org/ns/other/sa/echo',
     ]);
     const echo = loaded.certificateFor('spiffe://example.org/ns/default/sa/echo');
-    expect(echo?.identity).toEqual({ trustDomain: 'example.org', namespace: 'default', serviceAccount: 'echo' });
+    expect(echo?.identity).toEqual({
+      trustDomain: 'example.org',
+      namespace: 'default',
+      serviceAccount: 'echo',
+    });
     expect(echo?.rootsPem).toBe(pki.rootCertPem);
     expect(loaded.certificateFor('spiffe://example.org/ns/default/sa/nobody')).toBeUndefined();
   });
@@ -232,7 +247,10 @@ describe('scripts/make-test-certs.mjs', () => {
     ['a malformed workload', ['--out', 'x', 'echo'], '"echo" is not namespace/serviceAccount'],
   ])('fails with usage on %s', async (_what, args, message) => {
     const failure = runFile(process.execPath, [script, ...args], { cwd: dir });
-    await expect(failure).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(message) as unknown });
+    await expect(failure).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(message) as unknown,
+    });
     expect(existsSync(join(dir, 'x'))).toBe(false);
   });
 });

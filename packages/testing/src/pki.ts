@@ -135,7 +135,10 @@ export class TestPki {
         x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
         true,
       ),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
       await x509.AuthorityKeyIdentifierExtension.create(this.issuer.keys.publicKey, false, crypto),
     ];
     // Istio's leaves have an empty subject, so RFC 5280 makes the SAN critical. A leaf with no SAN
@@ -188,7 +191,10 @@ async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
   return crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
 }
 
-async function caExtensions(subjectKey: webcrypto.CryptoKey, issuerKey: webcrypto.CryptoKey): Promise<x509.Extension[]> {
+async function caExtensions(
+  subjectKey: webcrypto.CryptoKey,
+  issuerKey: webcrypto.CryptoKey,
+): Promise<x509.Extension[]> {
   return [
     new x509.BasicConstraintsExtension(true, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),

@@ -65,6 +65,9 @@ def pump_stdout(local: socket.socket, failed: threading.Event) -> None:
         out.flush()
     except OSError:
         failed.set()
+        # Stop taking data nobody can write: the bridge's next send fails and
+        # resets the stream instead of stalling on a full socket buffer.
+        local.shutdown(socket.SHUT_RDWR)
 
 
 class HboneClientRole:

@@ -1,0 +1,240 @@
+import { formatSocketAddress } from '@ambient/core';
+import type { LogLine } from './log-feed.js';
+import type { MetricsWindow, Probe } from './probe.js';
+import { sumOf } from './prometheus-text.js';
+import type { Destination, ResolvedStep } from './tour.js';
+
+const HBONE_PORT = 15008;
+
+export interface Check {
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+/** A check that passed `count` times with the same words (or failed once). */
+export interface CheckLine extends Check {
+  readonly count: number;
+}
+
+/** Everything a step must show, per connection, plus what only several connections can show. */
+export function checkStep(step: ResolvedStep, probes: readonly Probe[]): CheckLine[] {
+  const checks = probes.flatMap((probe) => checkProbe(step, probe));
+  if (step.isService) checks.push(checkLoadBalancing(step, probes));
+  return mergeRepeats(checks);
+}
+
+/** Identical checks of several connections print once, with a count. */
+function mergeRepeats(checks: readonly Check[]): CheckLine[] {
+  const lines: CheckLine[] = [];
+  for (const check of checks) {
+    const index = lines.findIndex((line) => line.ok === check.ok && line.text === check.text);
+    const line = lines[index];
+    if (line === undefined) lines.push({ ...check, count: 1 });
+    else lines[index] = { ...line, count: line.count + 1 };
+  }
+  return lines;
+}
+
+export function checkProbe(step: ResolvedStep, probe: Probe): Check[] {
+  const reply = checkReply(step, probe);
+  const answerer = probe.answerer;
+  if (!answerer) return [reply];
+  const checks = [reply];
+  if (answerer.path === 'hbone') checks.push(checkOriginalSource(step, probe, answerer));
+  checks.push(checkOutbound(step, probe, answerer));
+  if (answerer.path === 'hbone') checks.push(checkInbound(step, probe, answerer));
+  checks.push(checkIdentities(step, probe, answerer), checkBytes(step, probe, answerer), checkMetrics(step, probe, answerer));
+  return checks;
+}
+
+function checkReply(step: ResolvedStep, probe: Probe): Check {
+  const who = step.isService ? `an endpoint of ${step.targetName}` : step.destinations.map((d) => d.name).join(' or ');
+  const ok = probe.answerer !== undefined && probe.parsedReply?.echo === probe.request;
+  if (ok) return { ok, text: `reply: ${probe.answerer.name} answered and echoed the ${String(probe.requestBytes)}-byte request` };
+  const got = probe.error ?? (probe.reply === undefined ? 'nothing' : JSON.stringify(probe.reply));
+  return { ok, text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}` };
+}
+
+function checkOriginalSource(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const seen = probe.parsedReply?.peerIp;
+  const ok = seen === step.sourceIp;
+  return ok
+    ? { ok, text: `original source: ${answerer.name} saw the caller's own pod IP ${step.sourceIp}` }
+    : { ok, text: `original source: ${answerer.name} saw ${String(seen)}, expected ${step.sourceIp}` };
+}
+
+function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const line = probe.outbound;
+  const node = step.sourceNode.name;
+  const where = `${node} outbound`;
+  if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
+  if (line.error !== undefined) return { ok: false, text: `${where}: error ${String(line.error)}` };
+  const app = formatSocketAddress(answerer.ip, answerer.port);
+  switch (answerer.path) {
+    case 'hbone': {
+      const hbone = formatSocketAddress(answerer.ip, HBONE_PORT);
+      const ok = line['dst.addr'] === hbone && line['dst.hbone_addr'] === app && line['dst.workload'] === answerer.name;
+      return ok
+        ? { ok, text: `${where}: HBONE to ${hbone}, CONNECT ${app} (${answerer.name})` }
+        : { ok, text: `${where}: expected HBONE to ${hbone} for ${app}; logged ${describeDestination(line)}` };
+    }
+    case 'tcp': {
+      const ok = line['dst.addr'] === app && line['dst.hbone_addr'] === undefined && line['dst.workload'] === answerer.name;
+      return ok
+        ? { ok, text: `${where}: plain TCP to ${app} (${answerer.name} is not in the mesh)` }
+        : { ok, text: `${where}: expected plain TCP to ${app}; logged ${describeDestination(line)}` };
+    }
+    case 'passthrough': {
+      const ok = line['dst.addr'] === app && line['dst.hbone_addr'] === undefined && line['dst.workload'] === undefined;
+      return ok
+        ? { ok, text: `${where}: passthrough to ${app} (no workload has that address)` }
+        : { ok, text: `${where}: expected passthrough to ${app}; logged ${describeDestination(line)}` };
+    }
+  }
+}
+
+function checkInbound(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const line = probe.inbound;
+  const where = `${answerer.node?.name ?? '?'} inbound`;
+  if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
+  if (line.error !== undefined) return { ok: false, text: `${where}: error ${String(line.error)}` };
+  const ok = line['src.workload'] === step.source.name && line['dst.workload'] === answerer.name;
+  return ok
+    ? { ok, text: `${where}: HBONE from ${step.source.name} delivered to ${answerer.name}` }
+    : {
+        ok,
+        text: `${where}: expected ${step.source.name} → ${answerer.name}; logged ${String(line['src.workload'])} → ${String(line['dst.workload'])}`,
+      };
+}
+
+function checkIdentities(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const source = step.source.identity;
+  if (answerer.path !== 'hbone') {
+    const line = probe.outbound;
+    const ok = line !== undefined && line['src.identity'] === undefined && line['dst.identity'] === undefined;
+    return ok
+      ? { ok, text: 'identities: none, as there is no mTLS on this path' }
+      : { ok, text: `identities: expected none without mTLS; logged ${describeIdentities(line)}` };
+  }
+  const destination = answerer.workload?.identity;
+  const matches = (line: LogLine | undefined): boolean =>
+    line?.['src.identity'] === source && line['dst.identity'] === destination;
+  const ok = matches(probe.outbound) && matches(probe.inbound);
+  return ok
+    ? { ok, text: `identities: ${shortIdentity(source)} → ${shortIdentity(destination)} in both access logs (mTLS)` }
+    : {
+        ok,
+        text:
+          `identities: expected ${shortIdentity(source)} → ${shortIdentity(destination)}; ` +
+          `outbound logged ${describeIdentities(probe.outbound)}, inbound ${describeIdentities(probe.inbound)}`,
+      };
+}
+
+function checkBytes(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const sent = probe.requestBytes;
+  const received = probe.replyBytes;
+  const counts: string[] = [];
+  let ok = true;
+  // Each access log counts from its own side: the caller's ztunnel sends the request, the answerer's receives it.
+  const outbound = probe.outbound;
+  if (outbound?.bytes_sent !== sent || outbound.bytes_recv !== received) ok = false;
+  counts.push(`${step.sourceNode.name} ${String(outbound?.bytes_sent)}/${String(outbound?.bytes_recv)}`);
+  if (answerer.path === 'hbone') {
+    const inbound = probe.inbound;
+    if (inbound?.bytes_recv !== sent || inbound.bytes_sent !== received) ok = false;
+    counts.push(`${answerer.node?.name ?? '?'} ${String(inbound?.bytes_recv)}/${String(inbound?.bytes_sent)}`);
+  }
+  const nodes = answerer.path === 'hbone' ? 'both access logs' : `${step.sourceNode.name}'s access log`;
+  return ok
+    ? { ok, text: `bytes: ${String(sent)} out and ${String(received)} back, the same in ${nodes}` }
+    : { ok, text: `bytes: caller sent ${String(sent)}/received ${String(received)}; logged ${counts.join(', ')}` };
+}
+
+function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+  const mtls = answerer.path === 'hbone';
+  const policy = mtls ? 'mutual_tls' : 'unknown';
+  const destinationWorkload = answerer.workload ? answerer.workload.workloadName || answerer.workload.name : 'unknown';
+  const common = {
+    source_workload: step.source.workloadName || step.source.name,
+    destination_workload: destinationWorkload,
+    connection_security_policy: policy,
+  };
+  const problems: string[] = [];
+  const reporters: string[] = [];
+  const expectOne = (window: MetricsWindow | undefined, labels: Record<string, string>): void => {
+    if (!window) {
+      problems.push(`no ${labels.reporter ?? ''} metrics`);
+      return;
+    }
+    reporters.push(`${window.node} (${labels.reporter ?? ''})`);
+    const delta = (name: string): number => sumOf(window.after, name, labels) - sumOf(window.before, name, labels);
+    const counted = {
+      opened: delta('istio_tcp_connections_opened_total'),
+      closed: delta('istio_tcp_connections_closed_total'),
+      received: delta('istio_tcp_received_bytes_total'),
+      sent: delta('istio_tcp_sent_bytes_total'),
+    };
+    // Istio's convention on both reporters: received = client→server, sent = server→client.
+    if (counted.opened !== 1 || counted.closed !== 1 || counted.received !== probe.requestBytes || counted.sent !== probe.replyBytes) {
+      problems.push(
+        `${window.node} ${labels.reporter ?? ''} counted opened +${String(counted.opened)}, closed +${String(counted.closed)}, ` +
+          `received +${String(counted.received)}, sent +${String(counted.sent)}`,
+      );
+    }
+  };
+  expectOne(probe.sourceMetrics, { reporter: 'source', ...common });
+  if (mtls) {
+    expectOne(probe.destinationMetrics, {
+      reporter: 'destination',
+      ...common,
+      source_principal: step.source.identity,
+      destination_principal: answerer.workload?.identity ?? '',
+    });
+  }
+  const ok = problems.length === 0;
+  return ok
+    ? {
+        ok,
+        text: `metrics: ${reporters.join(' and ')} counted 1 connection, ${policy}, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes`,
+      }
+    : { ok, text: `metrics (${policy}): expected 1 connection, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes; ${problems.join('; ')}` };
+}
+
+function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Check {
+  const tally = answerTally(probes);
+  const missing = step.destinations.filter((d) => !tally.has(d.name)).map((d) => d.name);
+  const spread = formatTally(tally);
+  return missing.length === 0
+    ? { ok: true, text: `load balancing: ${String(probes.length)} connections to the VIP reached ${spread}` }
+    : { ok: false, text: `load balancing: ${missing.join(', ')} never answered in ${String(probes.length)} connections (${spread})` };
+}
+
+/** Answers per destination name, in the order first seen. */
+export function answerTally(probes: readonly Probe[]): Map<string, number> {
+  const tally = new Map<string, number>();
+  for (const probe of probes) {
+    if (probe.answerer) tally.set(probe.answerer.name, (tally.get(probe.answerer.name) ?? 0) + 1);
+  }
+  return tally;
+}
+
+export function formatTally(tally: ReadonlyMap<string, number>): string {
+  if (tally.size === 0) return 'nobody';
+  return [...tally].map(([name, count]) => (count === 1 ? name : `${name} ×${String(count)}`)).join(', ');
+}
+
+/** `spiffe://cluster.local/ns/default/sa/sleep` → `default/sa/sleep`: the trust domain is the same everywhere here. */
+export function shortIdentity(identity: unknown): string {
+  if (typeof identity !== 'string') return 'none';
+  const match = /^spiffe:\/\/[^/]+\/ns\/(.+)$/.exec(identity);
+  return match?.[1] ?? identity;
+}
+
+function describeIdentities(line: LogLine | undefined): string {
+  if (!line) return 'no line';
+  return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
+}
+
+function describeDestination(line: LogLine): string {
+  return `dst.addr=${String(line['dst.addr'])} dst.hbone_addr=${String(line['dst.hbone_addr'])} dst.workload=${String(line['dst.workload'])}`;
+}

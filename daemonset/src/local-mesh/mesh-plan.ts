@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
+import { ErrorCode, MeshError } from '@ambient/core';
+import {
+  DEFAULT_TRUST_DOMAIN,
+  parseLocalConfig,
+  type Service,
+  type StateSnapshot,
+  type Workload,
+} from '@ambient/state';
+
+/** Every demo app listens here on its pod IP; the example file's services map their ports to it. */
+export const APP_PORT = 8080;
+/** A server that is no workload of the mesh, to show passthrough. */
+export const OUTSIDE_APP = { name: 'outside', ip: '127.0.3.1', port: APP_PORT } as const;
+/** Node ztunnels get 127.0.0.11, .12, ...: clear of 127.0.0.1, which other tools on the machine use. */
+const FIRST_NODE_HOST_OCTET = 11;
+const LAST_HOST_OCTET = 254;
+
+export interface NodePlan {
+  readonly name: string;
+  /** The ztunnel's INSTANCE_IP: admin, metrics, readiness and SOCKS5 bind here. */
+  readonly instanceIp: string;
+  readonly workloads: readonly Workload[];
+}
+
+export interface MeshPlan {
+  /** The LOCAL_XDS_PATH both ztunnels read. */
+  readonly configPath: string;
+  readonly snapshot: StateSnapshot;
+  readonly nodes: readonly NodePlan[];
+  /** The service accounts that need a certificate. */
+  readonly identities: readonly { namespace: string; serviceAccount: string }[];
+}
+
+/**
+ * Reads the mesh file with the ztunnel's own parser and decides what the launcher runs: one
+ * ztunnel per node (sorted by name, addresses from 127.0.0.11) and a certificate per service
+ * account. Refuses anything that would leave loopback.
+ */
+export async function planMesh(configPath: string): Promise<MeshPlan> {
+  const snapshot = parseLocalConfig(await readFile(configPath, 'utf8'), configPath);
+  const problems: string[] = [];
+  for (const workload of snapshot.workloads) {
+    for (const ip of workload.workloadIps) {
+      if (!isLoopbackV4(ip)) problems.push(`workload ${workload.name}: ${ip} is not in 127.0.0.0/8`);
+    }
+    if (workload.node === '') problems.push(`workload ${workload.name}: no node`);
+    if (workload.trustDomain !== DEFAULT_TRUST_DOMAIN) {
+      problems.push(`workload ${workload.name}: the local CA issues only ${DEFAULT_TRUST_DOMAIN} identities`);
+    }
+  }
+  for (const service of snapshot.services) {
+    for (const vip of service.vips) {
+      if (!isLoopbackV4(vip.ip))
+        problems.push(`service ${service.hostname}: VIP ${vip.ip} is not in 127.0.0.0/8`);
+    }
+  }
+  const nodeNames = [...new Set(snapshot.workloads.map((w) => w.node).filter((node) => node !== ''))].sort();
+  if (nodeNames.length > LAST_HOST_OCTET - FIRST_NODE_HOST_OCTET + 1) problems.push('too many nodes');
+  if (problems.length > 0) {
+    throw new MeshError(ErrorCode.ConfigInvalid, `${configPath}:\n  ${problems.join('\n  ')}`);
+  }
+
+  const nodes = nodeNames.map((name, index) => ({
+    name,
+    instanceIp: `127.0.0.${String(FIRST_NODE_HOST_OCTET + index)}`,
+    workloads: snapshot.workloads.filter((w) => w.node === name),
+  }));
+  const identities = new Map<string, { namespace: string; serviceAccount: string }>();
+  for (const { namespace, serviceAccount } of snapshot.workloads) {
+    identities.set(`${namespace}/${serviceAccount}`, { namespace, serviceAccount });
+  }
+  return { configPath, snapshot, nodes, identities: [...identities.values()] };
+}
+
+export function workloadNamed(plan: MeshPlan, name: string): Workload | undefined {
+  return plan.snapshot.workloads.find((w) => w.name === name);
+}
+
+export function serviceNamed(plan: MeshPlan, hostname: string): Service | undefined {
+  return plan.snapshot.services.find((s) => s.hostname === hostname);
+}
+
+/** The workloads that back a service (those that list it), in file order. */
+export function endpointsOf(plan: MeshPlan, service: Service): Workload[] {
+  return plan.snapshot.workloads.filter((w) => w.services.has(service.key));
+}
+
+export function nodeOf(plan: MeshPlan, workload: Workload): NodePlan | undefined {
+  return plan.nodes.find((node) => node.name === workload.node);
+}
+
+function isLoopbackV4(ip: string): boolean {
+  return isIPv4(ip) && ip.startsWith('127.');
+}
