@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startAppServer } from './app-server.js';
 import {
   directDialer,
@@ -13,78 +10,94 @@ import {
   type Dialer,
   type RoundTripOptions,
 } from './flows.js';
+import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { renderRuns, renderTable, summarize, type PathRuns } from './report.js';
-import { ECHO_PORT, NODE_B_IP, SINK_PORT, STATS_PORT } from './topology.js';
-import { startZtunnelPair, type ZtunnelNode } from './ztunnel-pair.js';
+import { commandLine, machine, sourceRevision } from './run-info.js';
+import { ECHO_PORT, SINK_PORT } from './topology.js';
+import { cpuProfilesOf, startZtunnelPair } from './ztunnel-pair.js';
 
 /*
  * `npm run bench:l4`: the same flows over two paths, side by side, in one run.
  *   direct        client → app, plain TCP on loopback
  *   ztunnel pair  client → SOCKS5 of ztunnel node-a → HBONE (mTLS, HTTP/2 CONNECT) → ztunnel node-b → app
- * The ztunnels are the real binary in their own processes; the app server is a third process and
- * the load client is this one. Each measurement repeats; the table shows the median of the repeats.
- * See bench/README.md for what each flow measures and how to read the ratios.
+ * The ztunnels are the real binary in their own processes, the app server is another, and the
+ * load client is this one. Every measurement repeats; the table shows the median of the repeats.
+ * bench/README.md says what each flow measures and how to read the ratios.
  */
-
-const USAGE = `usage: node bench/dist/l4.js [--cpu-prof] [--mib N] [--seconds S] [--runs R] [--round-trips N]
-  --cpu-prof       run the ztunnels with --cpu-prof; profiles go to bench/out/profiles
-  --mib N          bulk bytes per measurement, split over the connections (default 512)
-  --seconds S      time bound of one bulk measurement (default 5)
-  --runs R         repetitions of every measurement; the table shows the median (default 3)
-  --round-trips N  measured round trips per latency run, after a warm-up (default 2000)`;
 
 const PARALLEL_CONNECTIONS = 8;
 const REQUEST_BYTES = 1024;
 const WARMUP_ROUND_TRIPS = 200;
 const ROUND_TRIP_TIME_LIMIT_MS = 10_000;
-// Before the first repetition of each path: JIT-compiles both ends and opens the HBONE session.
+// Once per path before the first repetition: JIT-compiles every process and opens the HBONE session.
 const WARMUP_BULK_BYTES = 64 * 1024 * 1024;
 const WARMUP_TIME_LIMIT_MS = 2_000;
 const MIB = 1024 * 1024;
 
-const benchDir = fileURLToPath(new URL('..', import.meta.url));
-const outDir = join(benchDir, 'out');
+const repoDir = fileURLToPath(new URL('../..', import.meta.url));
+const outDir = join(repoDir, 'bench', 'out');
 
-interface Options {
-  readonly cpuProf: boolean;
-  readonly bulkBytes: number;
-  readonly bulkTimeLimitMs: number;
-  readonly runs: number;
-  readonly roundTrips: number;
-}
+type Path = 'direct' | 'pair';
+const PATHS: readonly Path[] = ['direct', 'pair'];
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'cpu-prof': { type: 'boolean', default: false },
-      mib: { type: 'string', default: '512' },
-      seconds: { type: 'string', default: '5' },
-      runs: { type: 'string', default: '3' },
-      'round-trips': { type: 'string', default: '2000' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
+async function measurePaths(
+  options: BenchOptions,
+  dialers: Record<Path, Dialer>,
+): Promise<Record<Path, PathRuns>> {
+  const emptyRuns = (): PathRuns => ({ bulkOne: [], bulkParallel: [], roundTrips: [] });
+  const results = { direct: emptyRuns(), pair: emptyRuns() };
+  const roundTripOptions: RoundTripOptions = {
+    requestBytes: REQUEST_BYTES,
+    warmupRoundTrips: WARMUP_ROUND_TRIPS,
+    roundTrips: options.roundTrips,
+    timeLimitMs: ROUND_TRIP_TIME_LIMIT_MS,
+  };
+  const bulk = (path: Path, connections: number) =>
+    measureBulk(dialers[path], SINK_PORT, {
+      totalBytes: options.bulkBytes,
+      connections,
+      timeLimitMs: options.bulkTimeLimitMs,
+    });
+
+  for (const path of PATHS) {
+    progress(`warm-up ${path}`);
+    const warmup = { totalBytes: WARMUP_BULK_BYTES, connections: 1, timeLimitMs: WARMUP_TIME_LIMIT_MS };
+    await measureBulk(dialers[path], SINK_PORT, warmup);
+    await measureRoundTrips(dialers[path], ECHO_PORT, roundTripOptions);
   }
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new Error(`--${name}: expected a positive number, got "${text}"\n${USAGE}`);
-    return n;
-  };
-  return {
-    cpuProf: values['cpu-prof'],
-    bulkBytes: Math.round(positive('mib', values.mib) * MIB),
-    bulkTimeLimitMs: positive('seconds', values.seconds) * 1000,
-    runs: Math.round(positive('runs', values.runs)),
-    roundTrips: Math.round(positive('round-trips', values['round-trips'])),
-  };
+  // The paths take turns within each repetition, so a noisy neighbour slows both rather than one.
+  for (let run = 1; run <= options.runs; run++) {
+    const label = (path: Path): string => `run ${String(run)} ${path.padEnd(6)}`;
+    for (const path of PATHS) {
+      const result = await bulk(path, 1);
+      results[path].bulkOne.push(result.gbitPerSecond);
+      progress(`${label(path)} 1 connection: ${describeBulk(result)}`);
+    }
+    for (const path of PATHS) {
+      const result = await bulk(path, PARALLEL_CONNECTIONS);
+      results[path].bulkParallel.push(result.gbitPerSecond);
+      progress(`${label(path)} ${String(PARALLEL_CONNECTIONS)} connections: ${describeBulk(result)}`);
+    }
+    for (const path of PATHS) {
+      const rr = await measureRoundTrips(dialers[path], ECHO_PORT, roundTripOptions);
+      results[path].roundTrips.push(rr);
+      progress(
+        `${label(path)} ${String(rr.roundTrips)} round trips: p50 ${rr.p50Us.toFixed(0)} µs, p99 ${rr.p99Us.toFixed(0)} µs`,
+      );
+    }
+  }
+  return results;
 }
 
-/** Counts the dials, so the bench can check every pair connection really crossed node-b over mTLS. */
+function describeBulk(result: { gbitPerSecond: number; bytes: number; seconds: number }): string {
+  return `${result.gbitPerSecond.toFixed(2)} Gbit/s (${(result.bytes / MIB).toFixed(0)} MiB in ${result.seconds.toFixed(2)} s)`;
+}
+
+function progress(line: string): void {
+  process.stdout.write(`  ${line}\n`);
+}
+
+/** Counts the dials, so the bench can check that every pair connection really reached node-b over mTLS. */
 function counted(dial: Dialer): { dial: Dialer; count: () => number } {
   let dials = 0;
   return {
@@ -96,144 +109,34 @@ function counted(dial: Dialer): { dial: Dialer; count: () => number } {
   };
 }
 
-async function measurePaths(
-  options: Options,
-  paths: Record<'direct' | 'pair', Dialer>,
-): Promise<Record<'direct' | 'pair', PathRuns>> {
-  const results = {
-    direct: { bulkOne: [], bulkParallel: [], roundTrips: [] } as PathRuns,
-    pair: { bulkOne: [], bulkParallel: [], roundTrips: [] } as PathRuns,
-  };
-  const roundTripOptions: RoundTripOptions = {
-    requestBytes: REQUEST_BYTES,
-    warmupRoundTrips: WARMUP_ROUND_TRIPS,
-    roundTrips: options.roundTrips,
-    timeLimitMs: ROUND_TRIP_TIME_LIMIT_MS,
-  };
-  const names = ['direct', 'pair'] as const;
-  for (const name of names) {
-    progress(`warm-up ${name}`);
-    await measureBulk(paths[name], SINK_PORT, {
-      totalBytes: WARMUP_BULK_BYTES,
-      connections: 1,
-      timeLimitMs: WARMUP_TIME_LIMIT_MS,
-    });
-    await measureRoundTrips(paths[name], ECHO_PORT, roundTripOptions);
-  }
-  // Paths alternate within each repetition, so a noisy neighbour slows both rather than one.
-  for (let run = 1; run <= options.runs; run++) {
-    for (const name of names) {
-      const one = await measureBulk(paths[name], SINK_PORT, {
-        totalBytes: options.bulkBytes,
-        connections: 1,
-        timeLimitMs: options.bulkTimeLimitMs,
-      });
-      results[name].bulkOne.push(one.gbitPerSecond);
-      progress(`run ${String(run)} ${name}: 1 connection ${gbit(one.bytes, one.seconds)}`);
-    }
-    for (const name of names) {
-      const parallel = await measureBulk(paths[name], SINK_PORT, {
-        totalBytes: options.bulkBytes,
-        connections: PARALLEL_CONNECTIONS,
-        timeLimitMs: options.bulkTimeLimitMs,
-      });
-      results[name].bulkParallel.push(parallel.gbitPerSecond);
-      progress(
-        `run ${String(run)} ${name}: ${String(PARALLEL_CONNECTIONS)} connections ${gbit(parallel.bytes, parallel.seconds)}`,
-      );
-    }
-    for (const name of names) {
-      const rr = await measureRoundTrips(paths[name], ECHO_PORT, roundTripOptions);
-      results[name].roundTrips.push(rr);
-      progress(
-        `run ${String(run)} ${name}: ${String(rr.roundTrips)} round trips, p50 ${rr.p50Us.toFixed(0)} µs, p99 ${rr.p99Us.toFixed(0)} µs`,
-      );
-    }
-  }
-  return results;
-}
-
-function gbit(bytes: number, seconds: number): string {
-  return `${((bytes * 8) / seconds / 1e9).toFixed(2)} Gbit/s (${(bytes / MIB).toFixed(0)} MiB in ${seconds.toFixed(2)} s)`;
-}
-
-function progress(line: string): void {
-  process.stdout.write(`  ${line}\n`);
-}
-
-/** Mutual-TLS connections node-b's ztunnel accepted, from its own Istio metrics. */
-async function mtlsConnectionsAtDestination(): Promise<number> {
-  const text = await (await fetch(`http://${NODE_B_IP}:${String(STATS_PORT)}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (
-      line.startsWith('istio_tcp_connections_opened_total{') &&
-      line.includes('reporter="destination"') &&
-      line.includes('connection_security_policy="mutual_tls"')
-    ) {
-      total += Number(line.slice(line.lastIndexOf('}') + 1));
-    }
-  }
-  return total;
-}
-
-/** How this run was started, to write beside its results. */
-function commandLine(): string {
-  const args = process.argv.slice(2).join(' ');
-  const script = process.env.npm_lifecycle_event;
-  if (script !== undefined) return `npm run ${script}${args ? ` -- ${args}` : ''}`;
-  return `node ${relative(process.cwd(), process.argv[1] ?? '')}${args ? ` ${args}` : ''}`;
-}
-
-/** The commit measured, "-dirty" when the work tree has changes: results only compare at equal code. */
-function sourceRevision(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], {
-      cwd: benchDir,
-      encoding: 'utf8',
-    }).trim();
-  } catch {
-    return 'unknown (no git)';
-  }
-}
-
-async function profilesOf(dir: string, nodes: readonly ZtunnelNode[]): Promise<string[]> {
-  // V8 names each profile CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
-  const files = await readdir(dir);
-  return nodes.flatMap((node) =>
-    files
-      .filter((file) => file.includes(`.${String(node.pid)}.`))
-      .map((file) => `${node.node}: ${join(dir, file)}`),
-  );
-}
-
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+async function main(options: BenchOptions): Promise<void> {
   const startedAt = new Date();
   const profileDir = options.cpuProf ? join(outDir, 'profiles') : undefined;
   await mkdir(profileDir ?? outDir, { recursive: true });
-  const machine = `nproc ${String(availableParallelism())} (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`;
-  process.stdout.write(`L4 bench: direct vs ztunnel pair, ${machine}\n`);
+  process.stdout.write(`L4 bench: direct vs ztunnel pair, ${machine()}\n`);
 
   const pairDialer = counted(ztunnelPairDialer);
+  let results: Record<Path, PathRuns>;
   const server = await startAppServer();
-  let results: Record<'direct' | 'pair', PathRuns>;
   try {
     const pair = await startZtunnelPair({ logDir: join(outDir, 'logs'), cpuProfileDir: profileDir });
     try {
       results = await measurePaths(options, { direct: directDialer, pair: pairDialer.dial });
-      const mtls = await mtlsConnectionsAtDestination();
+      // Guards the comparison itself: a pair number that did not cross HBONE would be meaningless.
+      const mtls = await pair.mtlsConnectionsAtDestination();
       if (mtls < pairDialer.count()) {
         throw new Error(
-          `node-b accepted ${String(mtls)} mTLS connections for ${String(pairDialer.count())} pair dials`,
+          `node-b accepted ${String(mtls)} mTLS connections for ${String(pairDialer.count())} dials`,
         );
       }
     } finally {
       await pair.stop();
     }
     if (profileDir !== undefined) {
-      process.stdout.write(`CPU profiles (open in Chrome DevTools → Performance, or speedscope):\n`);
-      for (const line of await profilesOf(profileDir, pair.nodes)) process.stdout.write(`  ${line}\n`);
+      process.stdout.write(
+        'ztunnel CPU profiles (Chrome DevTools → Performance → Load profile, or speedscope):\n',
+      );
+      for (const line of await cpuProfilesOf(profileDir, pair.nodes)) process.stdout.write(`  ${line}\n`);
     }
   } finally {
     await server.stop();
@@ -243,37 +146,43 @@ async function main(): Promise<void> {
   const table = renderTable(rows);
   const runs = renderRuns(rows);
   process.stdout.write(`\n${table}\n\n${runs}\n`);
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const header = {
+    command: commandLine(),
+    date: startedAt.toISOString(),
+    machine: machine(),
+    code: sourceRevision(repoDir),
+    options,
+  };
   const report = [
-    `# L4 bench ${startedAt.toISOString()}`,
+    `# L4 bench, ${header.date}`,
     '',
-    `- command: \`${commandLine()}\``,
-    `- date: ${startedAt.toISOString()}`,
-    `- machine: ${machine}`,
-    `- code: ${sourceRevision()}`,
+    `- command: \`${header.command}\``,
+    `- date: ${header.date}`,
+    `- machine: ${header.machine}`,
+    `- code: ${header.code}`,
     `- bulk: ${String(options.bulkBytes / MIB)} MiB per measurement, at most ${String(options.bulkTimeLimitMs / 1000)} s; ` +
-      `round trips: ${String(options.roundTrips)} after ${String(WARMUP_ROUND_TRIPS)} warm-up; median of ${String(options.runs)} runs`,
+      `latency: ${String(options.roundTrips)} round trips after ${String(WARMUP_ROUND_TRIPS)} warm-up; ` +
+      `median of ${String(options.runs)} runs`,
     '',
     table,
     '',
     runs,
     '',
   ].join('\n');
-  const reportPath = join(outDir, `l4-${stamp}.md`);
-  await writeFile(reportPath, report);
-  await writeFile(
-    join(outDir, `l4-${stamp}.json`),
-    `${JSON.stringify({ startedAt, command: commandLine(), machine, code: sourceRevision(), options, results }, null, 2)}\n`,
-  );
+  const base = join(outDir, `l4-${header.date.replace(/[:.]/g, '-')}`);
+  await writeFile(`${base}.md`, report);
+  await writeFile(`${base}.json`, `${JSON.stringify({ ...header, results }, null, 2)}\n`);
   process.stdout.write(
-    `\nwritten: ${relative(process.cwd(), reportPath)} (raw runs in the .json beside it)\n`,
+    `\nwritten: ${relative(process.cwd(), base)}.md (every sample in the .json beside it)\n`,
   );
 }
 
 try {
-  await main();
+  const options = parseOptions(process.argv.slice(2));
+  if (options === undefined) process.stdout.write(`${USAGE}\n`);
+  else await main(options);
 } catch (err) {
   process.stderr.write(`L4 bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  // exit (not exitCode) so the cleanup in cleanup.ts runs even if something still holds the loop open.
+  // exit, not exitCode: cleanup.ts's exit hook then runs even if a handle still holds the loop open.
   process.exit(1);
 }

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestPki } from '@ambient/testing';
 import { forgetTempDir, hasExited, stopChild, trackChild, trackTempDir } from './cleanup.js';
-import { CLIENT_IP, NODE_A_IP, NODE_B_IP, READINESS_PORT, SERVER_IP } from './topology.js';
+import { CLIENT_IP, NODE_A_IP, NODE_B_IP, READINESS_PORT, SERVER_IP, STATS_PORT } from './topology.js';
 
 /** The real binary, found through the package so the bench follows the daemonset wherever it builds. */
 const ZTUNNEL_MAIN = fileURLToPath(new URL('./main.js', import.meta.resolve('@ambient/ztunnel')));
@@ -31,6 +31,8 @@ export interface ZtunnelNode {
 
 export interface ZtunnelPair {
   readonly nodes: readonly ZtunnelNode[];
+  /** Mutual-TLS connections node-b has accepted so far, from its own Istio metrics. */
+  mtlsConnectionsAtDestination(): Promise<number>;
   /** SIGTERM both (they drain and exit, writing any CPU profile), then remove the temp dir. */
   stop(): Promise<void>;
 }
@@ -101,7 +103,33 @@ export async function startZtunnelPair(options: ZtunnelPairOptions): Promise<Ztu
     await stop();
     throw err;
   }
-  return { nodes: children.map(({ node }) => node), stop };
+  return { nodes: children.map(({ node }) => node), mtlsConnectionsAtDestination, stop };
+}
+
+async function mtlsConnectionsAtDestination(): Promise<number> {
+  const text = await (await fetch(`http://${NODE_B_IP}:${String(STATS_PORT)}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (
+      line.startsWith('istio_tcp_connections_opened_total{') &&
+      line.includes('reporter="destination"') &&
+      line.includes('connection_security_policy="mutual_tls"')
+    ) {
+      total += Number(line.slice(line.lastIndexOf('}') + 1));
+    }
+  }
+  return total;
+}
+
+/** The CPU profiles the stopped ztunnels wrote to `dir`, as "node: path". */
+export async function cpuProfilesOf(dir: string, nodes: readonly ZtunnelNode[]): Promise<string[]> {
+  // V8 names each profile CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
+  const files = await readdir(dir);
+  return nodes.flatMap((node) =>
+    files
+      .filter((file) => file.includes(`.${String(node.pid)}.`))
+      .map((file) => `${node.node}: ${join(dir, file)}`),
+  );
 }
 
 function spawnZtunnel(

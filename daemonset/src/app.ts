@@ -119,7 +119,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       },
       logger,
     );
-    await bind(admin, config.instanceIp, config.ports.admin, 'admin');
+    await bind(admin, config.adminIp, config.ports.admin, 'admin');
     await bind(
       createHttpServer(metricsRoutes(metrics.registry), logger),
       config.instanceIp,
@@ -169,7 +169,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     logger.info(
       {
         workloads: localWorkloads.map((w) => `${w.namespace}/${w.name}`),
-        admin: `${config.instanceIp}:${String(config.ports.admin)}`,
+        admin: `${config.adminIp}:${String(config.ports.admin)}`,
       },
       'ztunnel ready',
     );

@@ -19,6 +19,11 @@ describe('parseConfig', () => {
     expect([...internalPorts(config)].sort()).toEqual([15001, 15006, 15008, 15080]);
   });
 
+  it('keeps admin on loopback even when the instance address is not', () => {
+    expect(parseConfig({ ...required, INSTANCE_IP: '10.1.2.3' }).adminIp).toBe('127.0.0.1');
+    expect(parseConfig({ ...required, INSTANCE_IP: '127.0.0.12' }).adminIp).toBe('127.0.0.12');
+  });
+
   it('derives the drain deadline from the pod’s grace period as ztunnel does', () => {
     expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '30' }).terminationDeadlineMs).toBe(25_000);
     expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '5' }).terminationDeadlineMs).toBe(4_000);

@@ -14,8 +14,10 @@ export const DEFAULT_PORTS = {
 export interface ZtunnelConfig {
   /** The node this ztunnel serves: it proxies for workloads whose `node` is this. */
   readonly nodeName: string;
-  /** This ztunnel's own address: admin, metrics, readiness and SOCKS5 bind here. */
+  /** This ztunnel's own address: metrics, readiness and SOCKS5 bind here. */
   readonly instanceIp: string;
+  /** Admin is for the node's operator only: loopback, INSTANCE_IP itself when that is loopback. */
+  readonly adminIp: string;
   readonly clusterId: string;
   readonly trustDomain: string;
   /** Static workload/service config (ztunnel's LOCAL_XDS_PATH). */
@@ -62,9 +64,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const logLevel = read.string('LOG_LEVEL', 'info');
   if (!isLogLevel(logLevel)) read.problem('LOG_LEVEL', `unknown level "${logLevel}"`);
   const terminationGraceSeconds = read.int('TERMINATION_GRACE_PERIOD_SECONDS', 0);
+  const instanceIp = read.string('INSTANCE_IP', '127.0.0.1');
   const config: ZtunnelConfig = {
     nodeName: read.string('NODE_NAME', 'local'),
-    instanceIp: read.string('INSTANCE_IP', '127.0.0.1'),
+    instanceIp,
+    adminIp: isLoopback(instanceIp) ? instanceIp : '127.0.0.1',
     clusterId: read.string('CLUSTER_ID', read.string('ISTIO_META_CLUSTER_ID', 'Kubernetes')),
     trustDomain: read.string('TRUST_DOMAIN', 'cluster.local'),
     localXdsPath: localXdsPath ?? '',
@@ -95,4 +99,8 @@ function terminationDeadlineFromGrace(graceSeconds: number): number {
   if (graceSeconds <= 0) return 5_000;
   const seconds = graceSeconds > 10 ? graceSeconds - 5 : graceSeconds - 1;
   return Math.max(1, seconds) * 1000;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
 }

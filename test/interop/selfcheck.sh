@@ -30,8 +30,9 @@ fail() {
   failures=$((failures + 1))
 }
 
-# start NAME COMMAND...: runs a server in the background and prints the address
-# from its "listening <addr>" line.
+# start NAME COMMAND...: runs a server in the background and sets $address from
+# its "listening <addr>" line. (Not called as $(start ...): the pid must be
+# recorded in this shell, not a subshell, for cleanup to stop the server.)
 start() {
   local name=$1
   shift
@@ -39,7 +40,7 @@ start() {
   pids+=("$!")
   for _ in $(seq 100); do
     if grep -q '^listening ' "$work/$name.out"; then
-      awk '/^listening /{print $2; exit}' "$work/$name.out"
+      address=$(awk '/^listening /{print $2; exit}' "$work/$name.out")
       return 0
     fi
     sleep 0.1
@@ -75,12 +76,17 @@ printf 'hello over hbone\n' >"$work/small"
 printf 'sent first, echoed only after our half-close\n' >"$work/halfclose"
 
 server_certs=(--cert "$work/pki/b/cert-chain.pem" --key "$work/pki/b/key.pem" --roots "$work/pki/b/root-cert.pem")
-echo_addr=$(start echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0)
-late_echo_addr=$(start late-echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --after-eof)
-greeter_addr=$(start greeter "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --greet 'hi from the target')
+start echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0
+echo_addr=$address
+start late-echo "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --after-eof
+late_echo_addr=$address
+start greeter "$py" "$here/python/tcp_echo.py" --listen 127.0.0.1:0 --greet 'hi from the target'
+greeter_addr=$address
 declare -A servers
-servers[go]=$(start go-server "$here/bin/hbone-server" --listen 127.0.1.2:0 "${server_certs[@]}")
-servers[python]=$(start python-server "$py" "$here/python/hbone_server.py" --listen 127.0.1.3:0 "${server_certs[@]}")
+start go-server "$here/bin/hbone-server" --listen 127.0.1.2:0 "${server_certs[@]}"
+servers[go]=$address
+start python-server "$py" "$here/python/hbone_server.py" --listen 127.0.1.3:0 "${server_certs[@]}"
+servers[python]=$address
 # A port nothing listens on: bind one, note it, let it go.
 refused_addr="127.0.0.1:$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 

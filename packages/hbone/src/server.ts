@@ -187,8 +187,10 @@ export class HboneServer {
   };
 
   private readonly onTlsClientError = (err: Error, socket: TLSSocket): void => {
-    const error = new MeshError(ErrorCode.TlsFailure, `TLS handshake failed: ${err.message}`, { cause: err });
-    this.options.logger.warn({ src: socket.remoteAddress, error: err.message }, 'HBONE TLS handshake failed');
+    // A refused client chain surfaces as a bare "socket hang up"; the reason is on the socket.
+    const reason = socket.authorizationError?.message ?? err.message;
+    const error = new MeshError(ErrorCode.TlsFailure, `TLS handshake failed: ${reason}`, { cause: err });
+    this.options.logger.warn({ src: socket.remoteAddress, error: reason }, 'HBONE TLS handshake failed');
     this.options.onHandshakeFailure?.(error, socket.remoteAddress);
   };
 

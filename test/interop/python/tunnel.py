@@ -23,7 +23,7 @@ import h2.settings
 READ_CHUNK_BYTES = 256 * 1024
 # Stop reading a plain socket while this much is already waiting to go out.
 HIGH_WATER_BYTES = 1024 * 1024
-# ztunnel's HTTP/2 numbers (see shared/reference/ztunnel.md §3.5).
+# ztunnel's HTTP/2 numbers: 4 MiB stream window, 16 MiB connection window, 1 MiB frames.
 STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024
 MAX_FRAME_BYTES = 1024 * 1024

@@ -1,0 +1,135 @@
+import { relative } from 'node:path';
+import { styleText } from 'node:util';
+import { formatSocketAddress } from '@ambient/core';
+import { answerTally, formatTally, shortIdentity, type CheckLine } from './checks.js';
+import type { MeshPlan } from './mesh-plan.js';
+import type { Probe } from './probe.js';
+import { formatSample, samplesOf } from './prometheus-text.js';
+import type { ResolvedStep } from './tour.js';
+
+/** Istio's port numbers; the ztunnels run with their defaults. */
+const PORTS = { admin: 15000, stats: 15020, readiness: 15021, socks5: 15080 } as const;
+const METRIC_EXCERPT_LABELS = ['reporter', 'source_workload', 'destination_workload', 'connection_security_policy'];
+const METRIC_EXCERPT_LINES = 4;
+const COLUMN_GAP = '  ';
+
+type Style = Parameters<typeof styleText>[0];
+
+/** Colour only for a terminal (styleText checks the stream, NO_COLOR and FORCE_COLOR). */
+function paint(style: Style, text: string): string {
+  return styleText(style, text, { stream: process.stdout });
+}
+
+export function print(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export function heading(text: string): string {
+  return paint('bold', text);
+}
+
+export function dim(text: string): string {
+  return paint('dim', text);
+}
+
+export function mark(ok: boolean): string {
+  return ok ? paint('green', '✓') : paint('red', '✗');
+}
+
+export function formatCheck(check: CheckLine, indent: string): string {
+  const count = check.count > 1 ? dim(` ×${String(check.count)}`) : '';
+  return `${indent}${mark(check.ok)} ${check.ok ? check.text : paint('red', check.text)}${count}`;
+}
+
+/** Left-aligned columns, each as wide as its widest cell. */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, index) => {
+      widths[index] = Math.max(widths[index] ?? 0, cell.length);
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
+      .join(COLUMN_GAP)
+      .trimEnd(),
+  );
+}
+
+/** Who runs where: nodes with their ztunnel and pods, then the services. */
+export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]): string[] {
+  const rows = plan.nodes.map((node) => [
+    node.name,
+    `ztunnel ${node.instanceIp}`,
+    node.workloads
+      .map((w) => `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`)
+      .join(', '),
+  ]);
+  for (const service of plan.snapshot.services) {
+    const vips = service.vips.map((vip) => vip.ip).join(',');
+    const ports = service.ports.map((p) => `${String(p.servicePort)}→${String(p.targetPort)}`).join(',');
+    const endpoints = plan.snapshot.workloads.filter((w) => w.services.has(service.key)).map((w) => w.name);
+    rows.push(['service', `${service.hostname}`, `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`]);
+  }
+  const lines = alignColumns(rows).map((line) => `  ${line}`);
+  lines.push(`  ${dim(`mesh file ${relative(process.cwd(), plan.configPath) || plan.configPath}`)}`);
+  lines.push(`  ${dim(`ztunnel logs ${logPaths.join('  ')}`)}`);
+  return lines;
+}
+
+export const STEP_HEADER = ['#', 'from', 'to', 'path', 'identities (mTLS, as logged)', 'bytes out/back', 'answered by'];
+
+/** One readable line per step: what the caller did and what the ztunnels say happened. */
+export function stepRow(step: ResolvedStep, probes: readonly Probe[]): string[] {
+  const first = probes[0];
+  const answered = answerTally(probes);
+  const failure = probes.find((p) => p.error !== undefined)?.error;
+  return [
+    String(step.number),
+    step.source.name,
+    `${step.targetName} ${formatSocketAddress(step.target.ip, step.target.port)}`,
+    pathOf(first),
+    identitiesOf(first),
+    first?.reply === undefined ? '-' : `${String(first.requestBytes)} / ${String(first.replyBytes)}`,
+    failure === undefined ? formatTally(answered) : `failed: ${failure}`,
+  ];
+}
+
+/** What the caller's ztunnel logged about the route. */
+function pathOf(probe: Probe | undefined): string {
+  const line = probe?.outbound;
+  if (!line) return '?';
+  if (line['dst.hbone_addr'] !== undefined) return 'HBONE';
+  if (line['dst.workload'] !== undefined) return 'plain TCP';
+  return 'passthrough';
+}
+
+/** Identities as the answering ztunnel proved them (the client certificate), else the caller's view. */
+function identitiesOf(probe: Probe | undefined): string {
+  const line = probe?.inbound ?? probe?.outbound;
+  if (line?.['src.identity'] === undefined) return '-';
+  return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
+}
+
+export function formatEndpoints(plan: MeshPlan): string[] {
+  const rows = plan.nodes.map((node) => {
+    const at = (port: number, path = ''): string => `http://${formatSocketAddress(node.instanceIp, port)}${path}`;
+    return [
+      node.name,
+      `metrics ${at(PORTS.stats, '/metrics')}`,
+      `admin ${at(PORTS.admin, '/config_dump')}`,
+      `ready ${at(PORTS.readiness, '/healthz/ready')}`,
+      `SOCKS5 ${formatSocketAddress(node.instanceIp, PORTS.socks5)}`,
+    ];
+  });
+  return alignColumns(rows).map((line) => `  ${line}`);
+}
+
+/** A few `istio_tcp_connections_opened_total` samples of one ztunnel, trimmed to the labels that tell them apart. */
+export function formatMetricExcerpt(metricsText: string): string[] {
+  return samplesOf(metricsText, 'istio_tcp_connections_opened_total')
+    .filter((sample) => sample.labels.get('reporter') === 'destination')
+    .slice(0, METRIC_EXCERPT_LINES)
+    .map((sample) => `  ${formatSample(sample, METRIC_EXCERPT_LABELS)}`);
+}
