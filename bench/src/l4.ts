@@ -173,7 +173,7 @@ async function main(options: BenchOptions): Promise<void> {
   await writeFile(`${base}.md`, report);
   await writeFile(`${base}.json`, `${JSON.stringify({ ...header, results }, null, 2)}\n`);
   process.stdout.write(
-    `\nwritten: ${relative(process.cwd(), base)}.md (every sample in the .json beside it)\n`,
+    `\nwritten: ${relative(process.cwd(), base)}.md (each run in the .json beside it)\n`,
   );
 }
 

@@ -7,6 +7,8 @@ import type { Destination, ResolvedStep } from './tour.js';
 const HBONE_PORT = 15008;
 
 export interface Check {
+  /** What is checked (`reply`, `bytes`, ...): lines of one kind are printed together. */
+  readonly kind: string;
   readonly ok: boolean;
   readonly text: string;
 }
@@ -19,35 +21,49 @@ export interface CheckLine extends Check {
 /** Everything a step must show, per connection, plus what only several connections can show. */
 export function checkStep(step: ResolvedStep, probes: readonly Probe[]): CheckLine[] {
   const checks = probes.flatMap((probe) => checkProbe(step, probe));
-  if (step.isService) checks.push(checkLoadBalancing(step, probes));
+  if (step.isService) checks.push({ kind: 'load-balancing', ...checkLoadBalancing(step, probes) });
   return mergeRepeats(checks);
 }
 
-/** Identical checks of several connections print once, with a count. */
+/**
+ * Identical checks of several connections print once, with a count; different outcomes of one
+ * kind (two endpoints of a VIP) stay next to each other.
+ */
 function mergeRepeats(checks: readonly Check[]): CheckLine[] {
   const lines: CheckLine[] = [];
   for (const check of checks) {
     const index = lines.findIndex((line) => line.ok === check.ok && line.text === check.text);
     const line = lines[index];
-    if (line === undefined) lines.push({ ...check, count: 1 });
-    else lines[index] = { ...line, count: line.count + 1 };
+    if (line !== undefined) {
+      lines[index] = { ...line, count: line.count + 1 };
+      continue;
+    }
+    const lastOfKind = lines.findLastIndex((other) => other.kind === check.kind);
+    lines.splice(lastOfKind < 0 ? lines.length : lastOfKind + 1, 0, { ...check, count: 1 });
   }
   return lines;
 }
 
+/** What one check function decides; the caller names its kind. */
+type Verdict = Omit<Check, 'kind'>;
+
 export function checkProbe(step: ResolvedStep, probe: Probe): Check[] {
-  const reply = checkReply(step, probe);
+  const checks: Check[] = [{ kind: 'reply', ...checkReply(step, probe) }];
   const answerer = probe.answerer;
-  if (!answerer) return [reply];
-  const checks = [reply];
-  if (answerer.path === 'hbone') checks.push(checkOriginalSource(step, probe, answerer));
-  checks.push(checkOutbound(step, probe, answerer));
-  if (answerer.path === 'hbone') checks.push(checkInbound(step, probe, answerer));
-  checks.push(checkIdentities(step, probe, answerer), checkBytes(step, probe, answerer), checkMetrics(step, probe, answerer));
+  if (!answerer) return checks;
+  const hbone = answerer.path === 'hbone';
+  if (hbone) checks.push({ kind: 'original-source', ...checkOriginalSource(step, probe, answerer) });
+  checks.push({ kind: 'outbound', ...checkOutbound(step, probe, answerer) });
+  if (hbone) checks.push({ kind: 'inbound', ...checkInbound(step, probe, answerer) });
+  checks.push(
+    { kind: 'identities', ...checkIdentities(step, probe, answerer) },
+    { kind: 'bytes', ...checkBytes(step, probe, answerer) },
+    { kind: 'metrics', ...checkMetrics(step, probe, answerer) },
+  );
   return checks;
 }
 
-function checkReply(step: ResolvedStep, probe: Probe): Check {
+function checkReply(step: ResolvedStep, probe: Probe): Verdict {
   const who = step.isService ? `an endpoint of ${step.targetName}` : step.destinations.map((d) => d.name).join(' or ');
   const ok = probe.answerer !== undefined && probe.parsedReply?.echo === probe.request;
   if (ok) return { ok, text: `reply: ${probe.answerer.name} answered and echoed the ${String(probe.requestBytes)}-byte request` };
@@ -55,7 +71,7 @@ function checkReply(step: ResolvedStep, probe: Probe): Check {
   return { ok, text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}` };
 }
 
-function checkOriginalSource(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkOriginalSource(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const seen = probe.parsedReply?.peerIp;
   const ok = seen === step.sourceIp;
   return ok
@@ -63,7 +79,7 @@ function checkOriginalSource(step: ResolvedStep, probe: Probe, answerer: Destina
     : { ok, text: `original source: ${answerer.name} saw ${String(seen)}, expected ${step.sourceIp}` };
 }
 
-function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const line = probe.outbound;
   const node = step.sourceNode.name;
   const where = `${node} outbound`;
@@ -93,7 +109,7 @@ function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination):
   }
 }
 
-function checkInbound(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkInbound(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const line = probe.inbound;
   const where = `${answerer.node?.name ?? '?'} inbound`;
   if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
@@ -107,7 +123,7 @@ function checkInbound(step: ResolvedStep, probe: Probe, answerer: Destination): 
       };
 }
 
-function checkIdentities(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkIdentities(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const source = step.source.identity;
   if (answerer.path !== 'hbone') {
     const line = probe.outbound;
@@ -130,7 +146,7 @@ function checkIdentities(step: ResolvedStep, probe: Probe, answerer: Destination
       };
 }
 
-function checkBytes(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkBytes(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const sent = probe.requestBytes;
   const received = probe.replyBytes;
   const counts: string[] = [];
@@ -150,7 +166,7 @@ function checkBytes(step: ResolvedStep, probe: Probe, answerer: Destination): Ch
     : { ok, text: `bytes: caller sent ${String(sent)}/received ${String(received)}; logged ${counts.join(', ')}` };
 }
 
-function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): Check {
+function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const mtls = answerer.path === 'hbone';
   const policy = mtls ? 'mutual_tls' : 'unknown';
   const destinationWorkload = answerer.workload ? answerer.workload.workloadName || answerer.workload.name : 'unknown';
@@ -200,7 +216,7 @@ function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): 
     : { ok, text: `metrics (${policy}): expected 1 connection, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes; ${problems.join('; ')}` };
 }
 
-function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Check {
+function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Verdict {
   const tally = answerTally(probes);
   const missing = step.destinations.filter((d) => !tally.has(d.name)).map((d) => d.name);
   const spread = formatTally(tally);
@@ -209,13 +225,13 @@ function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Check
     : { ok: false, text: `load balancing: ${missing.join(', ')} never answered in ${String(probes.length)} connections (${spread})` };
 }
 
-/** Answers per destination name, in the order first seen. */
+/** Answers per destination name, sorted by name. */
 export function answerTally(probes: readonly Probe[]): Map<string, number> {
   const tally = new Map<string, number>();
   for (const probe of probes) {
     if (probe.answerer) tally.set(probe.answerer.name, (tally.get(probe.answerer.name) ?? 0) + 1);
   }
-  return tally;
+  return new Map([...tally].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export function formatTally(tally: ReadonlyMap<string, number>): string {

@@ -117,10 +117,10 @@ export function formatEndpoints(plan: MeshPlan): string[] {
     const at = (port: number, path = ''): string => `http://${formatSocketAddress(node.instanceIp, port)}${path}`;
     return [
       node.name,
-      `metrics ${at(PORTS.stats, '/metrics')}`,
-      `admin ${at(PORTS.admin, '/config_dump')}`,
-      `ready ${at(PORTS.readiness, '/healthz/ready')}`,
-      `SOCKS5 ${formatSocketAddress(node.instanceIp, PORTS.socks5)}`,
+      at(PORTS.stats, '/metrics'),
+      at(PORTS.admin, '/config_dump'),
+      at(PORTS.readiness, '/healthz/ready'),
+      `socks5 ${formatSocketAddress(node.instanceIp, PORTS.socks5)}`,
     ];
   });
   return alignColumns(rows).map((line) => `  ${line}`);
@@ -131,5 +131,5 @@ export function formatMetricExcerpt(metricsText: string): string[] {
   return samplesOf(metricsText, 'istio_tcp_connections_opened_total')
     .filter((sample) => sample.labels.get('reporter') === 'destination')
     .slice(0, METRIC_EXCERPT_LINES)
-    .map((sample) => `  ${formatSample(sample, METRIC_EXCERPT_LABELS)}`);
+    .map((sample) => `  ${formatSample(sample, METRIC_EXCERPT_LABELS).slice(sample.name.length)}`);
 }

@@ -21,7 +21,7 @@ export async function runRound(
   const outcomes: StepOutcome[] = [];
   for (const resolution of steps) {
     if (resolution.kind === 'unavailable') {
-      const check: CheckLine = { ok: false, text: `step skipped: ${resolution.reason} in the mesh file`, count: 1 };
+      const check: CheckLine = { kind: 'step', ok: false, text: `step skipped: ${resolution.reason} in the mesh file`, count: 1 };
       outcomes.push({ ...resolution, checks: [check] });
       continue;
     }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, isMeshError, MeshError } from './errors.js';
 
 const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-const documented = new Set([...docs.matchAll(/^\| `(MESH_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+const documented = new Set([...docs.matchAll(/^\|\s*`(MESH_ERR_[A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]));
 
 describe('error codes', () => {
   it('are all documented in docs/errors.md, and the docs list no others', () => {

@@ -188,7 +188,9 @@ export class HboneServer {
 
   private readonly onTlsClientError = (err: Error, socket: TLSSocket): void => {
     // A refused client chain surfaces as a bare "socket hang up"; the reason is on the socket.
-    const reason = socket.authorizationError?.message ?? err.message;
+    // (Node types it as always present; it is not when verification never ran.)
+    const refused: unknown = socket.authorizationError;
+    const reason = refused instanceof Error ? refused.message : err.message;
     const error = new MeshError(ErrorCode.TlsFailure, `TLS handshake failed: ${reason}`, { cause: err });
     this.options.logger.warn({ src: socket.remoteAddress, error: reason }, 'HBONE TLS handshake failed');
     this.options.onHandshakeFailure?.(error, socket.remoteAddress);

@@ -113,13 +113,15 @@ class HboneClientRole:
         return headers
 
     def on_h2_events(self, conn: TlsConnection, events: list) -> None:
-        for event in conn.dispatch_stream_events(events):
-            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == self.stream_id:
-                self._on_response(conn, dict(event.headers))
-            elif isinstance(event, h2.events.StreamReset) and event.stream_id == self.stream_id:
-                self._fail(EXIT_CONNECT, f'stream reset before any response (error code {event.error_code})')
-            elif isinstance(event, h2.events.ConnectionTerminated) and self.bridge is None:
-                self._fail(EXIT_CONNECT, f'GOAWAY before any response (error code {event.error_code})')
+        conn.dispatch_events(events, lambda event: self._on_event(conn, event))
+
+    def _on_event(self, conn: TlsConnection, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.ResponseReceived) and event.stream_id == self.stream_id:
+            self._on_response(conn, dict(event.headers))
+        elif isinstance(event, h2.events.StreamReset) and event.stream_id == self.stream_id:
+            self._fail(EXIT_CONNECT, f'stream reset before any response (error code {event.error_code})')
+        elif isinstance(event, h2.events.ConnectionTerminated) and self.bridge is None:
+            self._fail(EXIT_CONNECT, f'GOAWAY before any response (error code {event.error_code})')
 
     def _on_response(self, conn: TlsConnection, headers: dict[str, str]) -> None:
         status = headers.get(':status', '?')

@@ -52,9 +52,11 @@ class HboneServerRole:
         log(f'connection from peer={peer} ended: {reason}')
 
     def on_h2_events(self, conn: TlsConnection, events: list) -> None:
-        for event in conn.dispatch_stream_events(events):
+        def handle(event: h2.events.Event) -> None:
             if isinstance(event, h2.events.RequestReceived):
                 self._on_request(conn, event)
+
+        conn.dispatch_events(events, handle)
 
     def _respond_error(self, conn: TlsConnection, stream_id: int, status: int, why: str) -> None:
         assert conn.h2 is not None

@@ -255,11 +255,12 @@ class TlsConnection:
                 return
             self.owner.on_h2_events(self, events)
 
-    def dispatch_stream_events(self, events: list) -> list:
-        """Hands stream data, ends, resets and window updates to the bridges;
-        returns the events it did not handle."""
+    def dispatch_events(self, events: list, handle_other: Callable[[h2.events.Event], None]) -> None:
+        """Hands stream data, ends, resets and window updates to the bridges and
+        everything else to handle_other, strictly in order: the DATA that
+        follows a request or response in the same read must reach the bridge
+        that handling creates."""
         assert self.h2 is not None
-        rest = []
         for event in events:
             bridge = self.bridges.get(getattr(event, 'stream_id', 0) or 0)
             if isinstance(event, h2.events.DataReceived):
@@ -268,19 +269,16 @@ class TlsConnection:
                 else:
                     # Nobody to deliver to; keep the connection window open.
                     self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, h2.events.StreamEnded):
-                if bridge is not None:
-                    bridge.on_remote_end()
-            elif isinstance(event, h2.events.StreamReset):
-                if bridge is not None:
-                    bridge.abort(f'stream reset by peer (error code {event.error_code})', reset=False)
+            elif isinstance(event, h2.events.StreamEnded) and bridge is not None:
+                bridge.on_remote_end()
+            elif isinstance(event, h2.events.StreamReset) and bridge is not None:
+                bridge.abort(f'stream reset by peer (error code {event.error_code})', reset=False)
             elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
                 targets = [bridge] if bridge is not None else list(self.bridges.values())
                 for target in targets:
                     target.push_to_h2()
             else:
-                rest.append(event)
-        return rest
+                handle_other(event)
 
 
 class StreamBridge:
