@@ -172,9 +172,7 @@ async function main(options: BenchOptions): Promise<void> {
   const base = join(outDir, `l4-${header.date.replace(/[:.]/g, '-')}`);
   await writeFile(`${base}.md`, report);
   await writeFile(`${base}.json`, `${JSON.stringify({ ...header, results }, null, 2)}\n`);
-  process.stdout.write(
-    `\nwritten: ${relative(process.cwd(), base)}.md (each run in the .json beside it)\n`,
-  );
+  process.stdout.write(`\nwritten: ${relative(process.cwd(), base)}.md (each run in the .json beside it)\n`);
 }
 
 try {

@@ -64,11 +64,20 @@ export function checkProbe(step: ResolvedStep, probe: Probe): Check[] {
 }
 
 function checkReply(step: ResolvedStep, probe: Probe): Verdict {
-  const who = step.isService ? `an endpoint of ${step.targetName}` : step.destinations.map((d) => d.name).join(' or ');
+  const who = step.isService
+    ? `an endpoint of ${step.targetName}`
+    : step.destinations.map((d) => d.name).join(' or ');
   const ok = probe.answerer !== undefined && probe.parsedReply?.echo === probe.request;
-  if (ok) return { ok, text: `reply: ${probe.answerer.name} answered and echoed the ${String(probe.requestBytes)}-byte request` };
+  if (ok)
+    return {
+      ok,
+      text: `reply: ${probe.answerer.name} answered and echoed the ${String(probe.requestBytes)}-byte request`,
+    };
   const got = probe.error ?? (probe.reply === undefined ? 'nothing' : JSON.stringify(probe.reply));
-  return { ok, text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}` };
+  return {
+    ok,
+    text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}`,
+  };
 }
 
 function checkOriginalSource(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
@@ -89,19 +98,31 @@ function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination):
   switch (answerer.path) {
     case 'hbone': {
       const hbone = formatSocketAddress(answerer.ip, HBONE_PORT);
-      const ok = line['dst.addr'] === hbone && line['dst.hbone_addr'] === app && line['dst.workload'] === answerer.name;
+      const ok =
+        line['dst.addr'] === hbone &&
+        line['dst.hbone_addr'] === app &&
+        line['dst.workload'] === answerer.name;
       return ok
         ? { ok, text: `${where}: HBONE to ${hbone}, CONNECT ${app} (${answerer.name})` }
-        : { ok, text: `${where}: expected HBONE to ${hbone} for ${app}; logged ${describeDestination(line)}` };
+        : {
+            ok,
+            text: `${where}: expected HBONE to ${hbone} for ${app}; logged ${describeDestination(line)}`,
+          };
     }
     case 'tcp': {
-      const ok = line['dst.addr'] === app && line['dst.hbone_addr'] === undefined && line['dst.workload'] === answerer.name;
+      const ok =
+        line['dst.addr'] === app &&
+        line['dst.hbone_addr'] === undefined &&
+        line['dst.workload'] === answerer.name;
       return ok
         ? { ok, text: `${where}: plain TCP to ${app} (${answerer.name} is not in the mesh)` }
         : { ok, text: `${where}: expected plain TCP to ${app}; logged ${describeDestination(line)}` };
     }
     case 'passthrough': {
-      const ok = line['dst.addr'] === app && line['dst.hbone_addr'] === undefined && line['dst.workload'] === undefined;
+      const ok =
+        line['dst.addr'] === app &&
+        line['dst.hbone_addr'] === undefined &&
+        line['dst.workload'] === undefined;
       return ok
         ? { ok, text: `${where}: passthrough to ${app} (no workload has that address)` }
         : { ok, text: `${where}: expected passthrough to ${app}; logged ${describeDestination(line)}` };
@@ -137,7 +158,10 @@ function checkIdentities(step: ResolvedStep, probe: Probe, answerer: Destination
     line?.['src.identity'] === source && line['dst.identity'] === destination;
   const ok = matches(probe.outbound) && matches(probe.inbound);
   return ok
-    ? { ok, text: `identities: ${shortIdentity(source)} → ${shortIdentity(destination)} in both access logs (mTLS)` }
+    ? {
+        ok,
+        text: `identities: ${shortIdentity(source)} → ${shortIdentity(destination)} in both access logs (mTLS)`,
+      }
     : {
         ok,
         text:
@@ -158,18 +182,25 @@ function checkBytes(step: ResolvedStep, probe: Probe, answerer: Destination): Ve
   if (answerer.path === 'hbone') {
     const inbound = probe.inbound;
     if (inbound?.bytes_recv !== sent || inbound.bytes_sent !== received) ok = false;
-    counts.push(`${answerer.node?.name ?? '?'} ${String(inbound?.bytes_recv)}/${String(inbound?.bytes_sent)}`);
+    counts.push(
+      `${answerer.node?.name ?? '?'} ${String(inbound?.bytes_recv)}/${String(inbound?.bytes_sent)}`,
+    );
   }
   const nodes = answerer.path === 'hbone' ? 'both access logs' : `${step.sourceNode.name}'s access log`;
   return ok
     ? { ok, text: `bytes: ${String(sent)} out and ${String(received)} back, the same in ${nodes}` }
-    : { ok, text: `bytes: caller sent ${String(sent)}/received ${String(received)}; logged ${counts.join(', ')}` };
+    : {
+        ok,
+        text: `bytes: caller sent ${String(sent)}/received ${String(received)}; logged ${counts.join(', ')}`,
+      };
 }
 
 function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): Verdict {
   const mtls = answerer.path === 'hbone';
   const policy = mtls ? 'mutual_tls' : 'unknown';
-  const destinationWorkload = answerer.workload ? answerer.workload.workloadName || answerer.workload.name : 'unknown';
+  const destinationWorkload = answerer.workload
+    ? answerer.workload.workloadName || answerer.workload.name
+    : 'unknown';
   const common = {
     source_workload: step.source.workloadName || step.source.name,
     destination_workload: destinationWorkload,
@@ -183,7 +214,8 @@ function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): 
       return;
     }
     reporters.push(`${window.node} (${labels.reporter ?? ''})`);
-    const delta = (name: string): number => sumOf(window.after, name, labels) - sumOf(window.before, name, labels);
+    const delta = (name: string): number =>
+      sumOf(window.after, name, labels) - sumOf(window.before, name, labels);
     const counted = {
       opened: delta('istio_tcp_connections_opened_total'),
       closed: delta('istio_tcp_connections_closed_total'),
@@ -191,7 +223,12 @@ function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): 
       sent: delta('istio_tcp_sent_bytes_total'),
     };
     // Istio's convention on both reporters: received = client→server, sent = server→client.
-    if (counted.opened !== 1 || counted.closed !== 1 || counted.received !== probe.requestBytes || counted.sent !== probe.replyBytes) {
+    if (
+      counted.opened !== 1 ||
+      counted.closed !== 1 ||
+      counted.received !== probe.requestBytes ||
+      counted.sent !== probe.replyBytes
+    ) {
       problems.push(
         `${window.node} ${labels.reporter ?? ''} counted opened +${String(counted.opened)}, closed +${String(counted.closed)}, ` +
           `received +${String(counted.received)}, sent +${String(counted.sent)}`,
@@ -213,7 +250,10 @@ function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): 
         ok,
         text: `metrics: ${reporters.join(' and ')} counted 1 connection, ${policy}, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes`,
       }
-    : { ok, text: `metrics (${policy}): expected 1 connection, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes; ${problems.join('; ')}` };
+    : {
+        ok,
+        text: `metrics (${policy}): expected 1 connection, ${String(probe.requestBytes)}/${String(probe.replyBytes)} bytes; ${problems.join('; ')}`,
+      };
 }
 
 function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Verdict {
@@ -222,7 +262,10 @@ function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Verdi
   const spread = formatTally(tally);
   return missing.length === 0
     ? { ok: true, text: `load balancing: ${String(probes.length)} connections to the VIP reached ${spread}` }
-    : { ok: false, text: `load balancing: ${missing.join(', ')} never answered in ${String(probes.length)} connections (${spread})` };
+    : {
+        ok: false,
+        text: `load balancing: ${missing.join(', ')} never answered in ${String(probes.length)} connections (${spread})`,
+      };
 }
 
 /** Answers per destination name, sorted by name. */

@@ -63,7 +63,9 @@ export class LocalMesh {
 
   /** The first ztunnel to exit, whenever that happens (for noticing one that dies while the mesh runs). */
   firstExit(): Promise<{ node: string; exit: ProcessExit }> {
-    return Promise.race([...this.ztunnels.values()].map(async (z) => ({ node: z.node, exit: await z.exited })));
+    return Promise.race(
+      [...this.ztunnels.values()].map(async (z) => ({ node: z.node, exit: await z.exited })),
+    );
   }
 
   /** SIGTERM to every ztunnel (they drain), then the apps close. */

@@ -76,7 +76,9 @@ async function main(): Promise<number> {
     mesh.killNow();
   });
   const demoDeadline = setTimeout(() => {
-    print(`\n${mark(false)} the ${mode === 'demo' ? 'demo' : 'startup'} did not finish within ${String(DEMO_TIMEOUT_MS / 1000)} s`);
+    print(
+      `\n${mark(false)} the ${mode === 'demo' ? 'demo' : 'startup'} did not finish within ${String(DEMO_TIMEOUT_MS / 1000)} s`,
+    );
     printLogLocation(mesh);
     mesh.killNow();
     process.exit(1);
@@ -85,7 +87,10 @@ async function main(): Promise<number> {
   const stop = stopSignal(mesh);
   print(heading(`Local ambient mesh on loopback${mode === 'demo' ? ': demo' : ''}`));
   try {
-    await Promise.race([mesh.start(READY_TIMEOUT_MS), stop.requested.then(() => Promise.reject(new Error('interrupted')))]);
+    await Promise.race([
+      mesh.start(READY_TIMEOUT_MS),
+      stop.requested.then(() => Promise.reject(new Error('interrupted'))),
+    ]);
   } catch (err) {
     print(`${mark(false)} the mesh did not start: ${errorMessage(err)}`);
     await mesh.stop(STOP_TIMEOUT_MS);
@@ -110,7 +115,8 @@ async function main(): Promise<number> {
   print(`\n${heading('Shutdown')}`);
   for (const check of shutdownChecks) print(formatCheck(check, '  '));
   failed.push(...shutdownChecks.filter((check) => !check.ok));
-  if (stop.wasRequested()) failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
+  if (stop.wasRequested())
+    failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
 
   const total = allChecks(outcomes).length + shutdownChecks.length;
   if (failed.length === 0) {
@@ -126,8 +132,15 @@ async function main(): Promise<number> {
 
 /** The tour as a table, each step's checks under it (the demo shows all, `npm start` only failures). */
 function printTour(outcomes: readonly StepOutcome[], mode: Mode): void {
-  print(`\n${heading('Tour')}  ${dim("each step is one connection: SOCKS5 to the caller's ztunnel from the caller's pod IP")}`);
-  const rows = [STEP_HEADER, ...outcomes.map((o) => (o.kind === 'ran' ? stepRow(o.step, o.probes) : [String(o.number), `skipped: ${o.reason}`]))];
+  print(
+    `\n${heading('Tour')}  ${dim("each step is one connection: SOCKS5 to the caller's ztunnel from the caller's pod IP")}`,
+  );
+  const rows = [
+    STEP_HEADER,
+    ...outcomes.map((o) =>
+      o.kind === 'ran' ? stepRow(o.step, o.probes) : [String(o.number), `skipped: ${o.reason}`],
+    ),
+  ];
   const [header = '', ...lines] = alignColumns(rows);
   print(`  ${dim(header)}`);
   outcomes.forEach((outcome, index) => {
@@ -146,7 +159,9 @@ async function printEndpoints(mesh: LocalMesh): Promise<void> {
   if (!node) return;
   try {
     const excerpt = formatMetricExcerpt(await fetchMetrics(node));
-    print(`\n${heading(`istio_tcp_connections_opened_total on ${node.node}`)}  ${dim('(a few of the labels)')}`);
+    print(
+      `\n${heading(`istio_tcp_connections_opened_total on ${node.node}`)}  ${dim('(a few of the labels)')}`,
+    );
     print(excerpt.join('\n'));
   } catch (err) {
     print(`${mark(false)} metrics of ${node.node}: ${errorMessage(err)}`);
@@ -154,14 +169,22 @@ async function printEndpoints(mesh: LocalMesh): Promise<void> {
 }
 
 /** `npm start`: a round of traffic every few seconds, one summary line each, until a signal. */
-async function keepRunning(mesh: LocalMesh, steps: readonly StepResolution[], stop: StopSignal): Promise<number> {
+async function keepRunning(
+  mesh: LocalMesh,
+  steps: readonly StepResolution[],
+  stop: StopSignal,
+): Promise<number> {
   const first = mesh.plan.nodes[0];
   const sleep = mesh.plan.snapshot.workloads.find((w) => w.node === first?.name);
   const echo = mesh.plan.snapshot.services[0];
   if (first && sleep && echo) {
     const source = sleep.workloadIps[0] ?? '';
-    print(`\n${heading('Try it')} ${dim(`(as ${sleep.name}: connect from its pod IP to ${first.name}'s SOCKS5 port)`)}`);
-    print(`  curl --interface ${source} --socks5-hostname ${first.instanceIp}:15080 http://${echo.hostname}:${String(echo.ports[0]?.servicePort ?? 80)}/`);
+    print(
+      `\n${heading('Try it')} ${dim(`(as ${sleep.name}: connect from its pod IP to ${first.name}'s SOCKS5 port)`)}`,
+    );
+    print(
+      `  curl --interface ${source} --socks5-hostname ${first.instanceIp}:15080 http://${echo.hostname}:${String(echo.ports[0]?.servicePort ?? 80)}/`,
+    );
   }
   print(`\nSending the tour's traffic every ${String(ROUND_INTERVAL_MS / 1000)} s; Ctrl-C to stop.`);
   let diedEarly: string | undefined;
@@ -194,7 +217,10 @@ function roundSummary(round: number, outcomes: readonly StepOutcome[]): string {
   const time = new Date().toTimeString().slice(0, 8);
   const summary = `${dim(time)}  round ${String(round)}: ${String(connectionCount(outcomes))} connections`;
   if (failed.length === 0) return `${summary}, ${mark(true)} all ${String(checks.length)} checks passed`;
-  return [`${summary}, ${mark(false)} ${String(failed.length)} checks failed`, ...failed.map((c) => formatCheck(c, '    '))].join('\n');
+  return [
+    `${summary}, ${mark(false)} ${String(failed.length)} checks failed`,
+    ...failed.map((c) => formatCheck(c, '    ')),
+  ].join('\n');
 }
 
 function checkCleanExit(result: StopResult): CheckLine {

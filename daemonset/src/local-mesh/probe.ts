@@ -58,7 +58,9 @@ export async function runProbe(
   }
   const involved = new Set([sourceZtunnel, ...destinationZtunnels.values()]);
   const positions = new Map([...involved].map((z) => [z, z.logs.position]));
-  const before = new Map(await Promise.all([...involved].map(async (z) => [z, await fetchMetrics(z)] as const)));
+  const before = new Map(
+    await Promise.all([...involved].map(async (z) => [z, await fetchMetrics(z)] as const)),
+  );
 
   let reply: Buffer | undefined;
   let error: string | undefined;
@@ -76,7 +78,9 @@ export async function runProbe(
       'SOCKS5 handshake',
     );
     sourcePort = socket.localPort;
-    reply = await withTimeout(exchange(socket, request), EXCHANGE_TIMEOUT_MS, 'reply', () => socket.destroy());
+    reply = await withTimeout(exchange(socket, request), EXCHANGE_TIMEOUT_MS, 'reply', () =>
+      socket.destroy(),
+    );
   } catch (err) {
     error = errorMessage(err);
   }
@@ -91,7 +95,9 @@ export async function runProbe(
       : await sourceZtunnel.logs.waitFor(
           positions.get(sourceZtunnel) ?? 0,
           (line) =>
-            line.message === ACCESS_LOG_COMPLETE && line.direction === 'outbound' && line['src.addr'] === sourceAddress,
+            line.message === ACCESS_LOG_COMPLETE &&
+            line.direction === 'outbound' &&
+            line['src.addr'] === sourceAddress,
           ACCESS_LOG_WAIT_MS,
         );
   const answeringZtunnel = answerer?.node && destinationZtunnels.get(answerer.node.name);
@@ -139,7 +145,12 @@ export async function fetchMetrics(ztunnel: ZtunnelProcess): Promise<string> {
   return response.text();
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string, onTimeout?: () => void): Promise<T> {
+function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+  onTimeout?: () => void,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {

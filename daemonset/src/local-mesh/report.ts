@@ -9,7 +9,12 @@ import type { ResolvedStep } from './tour.js';
 
 /** Istio's port numbers; the ztunnels run with their defaults. */
 const PORTS = { admin: 15000, stats: 15020, readiness: 15021, socks5: 15080 } as const;
-const METRIC_EXCERPT_LABELS = ['reporter', 'source_workload', 'destination_workload', 'connection_security_policy'];
+const METRIC_EXCERPT_LABELS = [
+  'reporter',
+  'source_workload',
+  'destination_workload',
+  'connection_security_policy',
+];
 const METRIC_EXCERPT_LINES = 4;
 const COLUMN_GAP = '  ';
 
@@ -63,14 +68,21 @@ export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]):
     node.name,
     `ztunnel ${node.instanceIp}`,
     node.workloads
-      .map((w) => `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`)
+      .map(
+        (w) =>
+          `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`,
+      )
       .join(', '),
   ]);
   for (const service of plan.snapshot.services) {
     const vips = service.vips.map((vip) => vip.ip).join(',');
     const ports = service.ports.map((p) => `${String(p.servicePort)}→${String(p.targetPort)}`).join(',');
     const endpoints = plan.snapshot.workloads.filter((w) => w.services.has(service.key)).map((w) => w.name);
-    rows.push(['service', `${service.hostname}`, `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`]);
+    rows.push([
+      'service',
+      `${service.hostname}`,
+      `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`,
+    ]);
   }
   const lines = alignColumns(rows).map((line) => `  ${line}`);
   lines.push(`  ${dim(`mesh file ${relative(process.cwd(), plan.configPath) || plan.configPath}`)}`);
@@ -78,7 +90,15 @@ export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]):
   return lines;
 }
 
-export const STEP_HEADER = ['#', 'from', 'to', 'path', 'identities (mTLS, as logged)', 'bytes out/back', 'answered by'];
+export const STEP_HEADER = [
+  '#',
+  'from',
+  'to',
+  'path',
+  'identities (mTLS, as logged)',
+  'bytes out/back',
+  'answered by',
+];
 
 /** One readable line per step: what the caller did and what the ztunnels say happened. */
 export function stepRow(step: ResolvedStep, probes: readonly Probe[]): string[] {
@@ -114,7 +134,8 @@ function identitiesOf(probe: Probe | undefined): string {
 
 export function formatEndpoints(plan: MeshPlan): string[] {
   const rows = plan.nodes.map((node) => {
-    const at = (port: number, path = ''): string => `http://${formatSocketAddress(node.instanceIp, port)}${path}`;
+    const at = (port: number, path = ''): string =>
+      `http://${formatSocketAddress(node.instanceIp, port)}${path}`;
     return [
       node.name,
       at(PORTS.stats, '/metrics'),

@@ -9,8 +9,18 @@ const SERVICE_MIN_CONNECTIONS = 4;
 const SERVICE_MAX_CONNECTIONS = 16;
 
 export type StepOutcome =
-  | { readonly kind: 'ran'; readonly step: ResolvedStep; readonly probes: readonly Probe[]; readonly checks: readonly CheckLine[] }
-  | { readonly kind: 'unavailable'; readonly number: number; readonly reason: string; readonly checks: readonly CheckLine[] };
+  | {
+      readonly kind: 'ran';
+      readonly step: ResolvedStep;
+      readonly probes: readonly Probe[];
+      readonly checks: readonly CheckLine[];
+    }
+  | {
+      readonly kind: 'unavailable';
+      readonly number: number;
+      readonly reason: string;
+      readonly checks: readonly CheckLine[];
+    };
 
 /** One round of the tour, step after step, so each ztunnel log line belongs to exactly one connection. */
 export async function runRound(
@@ -21,7 +31,12 @@ export async function runRound(
   const outcomes: StepOutcome[] = [];
   for (const resolution of steps) {
     if (resolution.kind === 'unavailable') {
-      const check: CheckLine = { kind: 'step', ok: false, text: `step skipped: ${resolution.reason} in the mesh file`, count: 1 };
+      const check: CheckLine = {
+        kind: 'step',
+        ok: false,
+        text: `step skipped: ${resolution.reason} in the mesh file`,
+        count: 1,
+      };
       outcomes.push({ ...resolution, checks: [check] });
       continue;
     }
@@ -34,7 +49,8 @@ export async function runRound(
       if (!step.isService || probe.error !== undefined) break;
       const answered = new Set(probes.flatMap((p) => (p.answerer ? [p.answerer.name] : [])));
       const everyone = step.destinations.every((d) => answered.has(d.name));
-      if (probes.length >= SERVICE_MAX_CONNECTIONS || (everyone && probes.length >= SERVICE_MIN_CONNECTIONS)) break;
+      if (probes.length >= SERVICE_MAX_CONNECTIONS || (everyone && probes.length >= SERVICE_MIN_CONNECTIONS))
+        break;
     }
     outcomes.push({ kind: 'ran', step, probes, checks: checkStep(step, probes) });
   }

@@ -1,5 +1,14 @@
 import type { Workload } from '@ambient/state';
-import { APP_PORT, endpointsOf, nodeOf, OUTSIDE_APP, serviceNamed, workloadNamed, type MeshPlan, type NodePlan } from './mesh-plan.js';
+import {
+  APP_PORT,
+  endpointsOf,
+  nodeOf,
+  OUTSIDE_APP,
+  serviceNamed,
+  workloadNamed,
+  type MeshPlan,
+  type NodePlan,
+} from './mesh-plan.js';
 
 /** How ztunnel should carry a connection to a destination. */
 export type Path = 'hbone' | 'tcp' | 'passthrough';
@@ -85,8 +94,11 @@ export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): 
         const service = serviceNamed(plan, to.hostname);
         const vip = service?.vips[0];
         const targetPort = service?.ports.find((p) => p.servicePort === to.port)?.targetPort;
-        if (!service || !vip || targetPort === undefined) return unavailable(`no service ${to.hostname}:${String(to.port)}`);
-        const destinations = endpointsOf(plan, service).flatMap((w) => destinationOf(plan, w, targetPort) ?? []);
+        if (!service || !vip || targetPort === undefined)
+          return unavailable(`no service ${to.hostname}:${String(to.port)}`);
+        const destinations = endpointsOf(plan, service).flatMap(
+          (w) => destinationOf(plan, w, targetPort) ?? [],
+        );
         if (destinations.length === 0) return unavailable(`service ${to.hostname} has no endpoints`);
         const ready: ResolvedStep = {
           number,
@@ -101,7 +113,12 @@ export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): 
         return { kind: 'ready', step: ready };
       }
       case 'outside': {
-        const outside: Destination = { ...OUTSIDE_APP, path: 'passthrough', workload: undefined, node: undefined };
+        const outside: Destination = {
+          ...OUTSIDE_APP,
+          path: 'passthrough',
+          workload: undefined,
+          node: undefined,
+        };
         const ready: ResolvedStep = {
           number,
           source,
