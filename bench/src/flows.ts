@@ -37,8 +37,17 @@ export const ztunnelPairDialer: Dialer = (port) =>
 
 // 64 KiB: the size of a loopback socket read, so neither path pays for odd chunking.
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+// A dial that takes longer has hung: loopback connects and a pooled CONNECT take milliseconds.
+const DIAL_TIMEOUT_MS = 10_000;
 // Past the sending deadline, how long the sink may take to report: buffered bytes still drain.
 const REPLY_GRACE_MS = 30_000;
+
+function dialWithin(dial: Dialer, port: number): Promise<net.Socket> {
+  return Promise.race([
+    dial(port),
+    timeout(DIAL_TIMEOUT_MS, `dial to port ${String(port)} did not complete`),
+  ]);
+}
 
 export interface BulkOptions {
   /** Split evenly over the connections. */
@@ -62,7 +71,7 @@ export interface BulkResult {
 export async function measureBulk(dial: Dialer, sinkPort: number, options: BulkOptions): Promise<BulkResult> {
   const sockets: net.Socket[] = [];
   try {
-    for (let i = 0; i < options.connections; i++) sockets.push(await dial(sinkPort));
+    for (let i = 0; i < options.connections; i++) sockets.push(await dialWithin(dial, sinkPort));
     const start = performance.now();
     const deadline = start + options.timeLimitMs;
     const share = Math.floor(options.totalBytes / options.connections);
@@ -139,7 +148,7 @@ export async function measureRoundTrips(
   echoPort: number,
   options: RoundTripOptions,
 ): Promise<RoundTripResult> {
-  const socket = await dial(echoPort);
+  const socket = await dialWithin(dial, echoPort);
   try {
     const { samplesUs, seconds } = await Promise.race([
       runRoundTrips(socket, options),

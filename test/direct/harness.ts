@@ -28,6 +28,16 @@ export interface LocalService {
   [field: string]: unknown;
 }
 
+/** A mesh workload named after its service account, as most tests want. */
+export function meshWorkload(
+  name: string,
+  ip: string,
+  node: string,
+  extra: Partial<LocalWorkload> = {},
+): LocalWorkload {
+  return { name, serviceAccount: name, workloadIps: [ip], protocol: 'HBONE', node, ...extra };
+}
+
 export interface MeshOptions {
   workloads: LocalWorkload[];
   services?: LocalService[];
@@ -104,21 +114,6 @@ export class LoopbackMesh {
     await Promise.all(this.ztunnels.map((z) => z.shutdown()));
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Reads one sample's value from Prometheus text, matching every given label exactly. */
-export function sampleValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const labelText = line.slice(name.length + 1, close);
-    const parsed = new Map<string, string>();
-    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
-      parsed.set(match[1] ?? '', match[2] ?? '');
-    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v))
-      return Number(line.slice(close + 1).trim());
-  }
-  return undefined;
 }
 
 /** Sum of every sample of `name` whose labels include the given ones. */

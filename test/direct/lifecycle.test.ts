@@ -3,7 +3,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, socks5Connect, startEchoServer, type EchoServer } from '@ambient/testing';
-import { eventually, LoopbackMesh } from './harness.js';
+import { eventually, LoopbackMesh, meshWorkload } from './harness.js';
 
 // Addresses of this file: nodes 127.24.0.x, pods 127.24.1.x (node-a) and 127.24.2.x (node-b).
 const NODE_A = '127.24.0.1';
@@ -19,16 +19,7 @@ describe('ztunnel lifecycle: startup, quit, drain', () => {
 
   beforeAll(async () => {
     mesh = await LoopbackMesh.create({
-      workloads: [
-        {
-          name: 'client',
-          serviceAccount: 'client',
-          workloadIps: [CLIENT],
-          protocol: 'HBONE',
-          node: 'node-a',
-        },
-        { name: 'echo', serviceAccount: 'echo', workloadIps: [ECHO], protocol: 'HBONE', node: 'node-b' },
-      ],
+      workloads: [meshWorkload('client', CLIENT, 'node-a'), meshWorkload('echo', ECHO, 'node-b')],
     });
     echo = await startEchoServer(ECHO, 7000);
   });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socks5Connect, startEchoServer, type EchoServer } from '@ambient/testing';
-import { eventually, LoopbackMesh, sampleSum } from './harness.js';
+import { eventually, LoopbackMesh, meshWorkload, sampleSum } from './harness.js';
 
 // Addresses of this file: nodes 127.23.0.x, pods 127.23.1.x (node-a) and 127.23.2.x (node-b).
 const NODE_A = '127.23.0.1';
@@ -21,21 +21,9 @@ describe('bulk transfers and half-close through two ztunnels', () => {
   beforeAll(async () => {
     mesh = await LoopbackMesh.create({
       workloads: [
-        {
-          name: 'client',
-          serviceAccount: 'client',
-          workloadIps: [CLIENT],
-          protocol: 'HBONE',
-          node: 'node-a',
-        },
-        { name: 'echo', serviceAccount: 'echo', workloadIps: [ECHO], protocol: 'HBONE', node: 'node-b' },
-        {
-          name: 'talker',
-          serviceAccount: 'talker',
-          workloadIps: [TALKER],
-          protocol: 'HBONE',
-          node: 'node-b',
-        },
+        meshWorkload('client', CLIENT, 'node-a'),
+        meshWorkload('echo', ECHO, 'node-b'),
+        meshWorkload('talker', TALKER, 'node-b'),
       ],
     });
     echo = await startEchoServer(ECHO, 9000);

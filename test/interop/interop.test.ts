@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, socks5Connect, startEchoServer, type EchoServer } from '@ambient/testing';
-import { LoopbackMesh } from '../direct/harness.js';
+import { LoopbackMesh, meshWorkload } from '../direct/harness.js';
 
 // HBONE peers written with Go's standard library and Python's h2 (Debian's golang-go and
 // python3-h2, installed by .ci/run) against our ztunnel, in both directions. These tests fail,
@@ -67,14 +67,8 @@ describe('HBONE interop with Go and Python peers', () => {
     dir = await mkdtemp(join(tmpdir(), 'interop-'));
     mesh = await LoopbackMesh.create({
       workloads: [
-        {
-          name: 'client',
-          serviceAccount: 'client',
-          workloadIps: [CLIENT],
-          protocol: 'HBONE',
-          node: 'node-a',
-        },
-        { name: 'echo', serviceAccount: 'echo', workloadIps: [ECHO], protocol: 'HBONE', node: 'node-b' },
+        meshWorkload('client', CLIENT, 'node-a'),
+        meshWorkload('echo', ECHO, 'node-b'),
         {
           name: 'go-server',
           serviceAccount: 'go-server',
@@ -147,20 +141,22 @@ describe('HBONE interop with Go and Python peers', () => {
     });
   }
 
+  /** A foreign client's arguments for a tunnel to our echo workload, plus any extra flags. */
+  const toEcho = async (peer: Peer, ...extra: string[]): Promise<string[]> => [
+    '--connect',
+    `${ECHO}:15008`,
+    '--authority',
+    `${ECHO}:9000`,
+    ...extra,
+    ...certArgs(await certFiles(`${peer}-client`)),
+  ];
+
   describe.each<Peer>(['go', 'python'])('%s', (peer) => {
     it(`${peer} client → our ztunnel: bytes both ways, half-close, identity checked`, async () => {
       const payload = randomBytes(8 * 1024 * 1024);
       const { code, stdout, stderr } = await runClient(
         peer,
-        [
-          '--connect',
-          `${ECHO}:15008`,
-          '--authority',
-          `${ECHO}:9000`,
-          '--expect-san',
-          'spiffe://cluster.local/ns/default/sa/echo',
-          ...certArgs(await certFiles(`${peer}-client`)),
-        ],
+        await toEcho(peer, '--expect-san', 'spiffe://cluster.local/ns/default/sa/echo'),
         payload,
       );
       expect(stderr).toContain('status 200');
@@ -171,19 +167,7 @@ describe('HBONE interop with Go and Python peers', () => {
     });
 
     it(`${peer} client gets our 400 for a method other than CONNECT`, async () => {
-      const { code, stderr } = await runClient(
-        peer,
-        [
-          '--connect',
-          `${ECHO}:15008`,
-          '--authority',
-          `${ECHO}:9000`,
-          '--method',
-          'GET',
-          ...certArgs(await certFiles(`${peer}-client`)),
-        ],
-        Buffer.alloc(0),
-      );
+      const { code, stderr } = await runClient(peer, await toEcho(peer, '--method', 'GET'), Buffer.alloc(0));
       expect(stderr).toContain('status 400');
       expect(code).toBe(3);
     });
@@ -191,15 +175,7 @@ describe('HBONE interop with Go and Python peers', () => {
     it(`${peer} client refuses our ztunnel when it is not the expected identity`, async () => {
       const { code } = await runClient(
         peer,
-        [
-          '--connect',
-          `${ECHO}:15008`,
-          '--authority',
-          `${ECHO}:9000`,
-          '--expect-san',
-          'spiffe://cluster.local/ns/default/sa/impostor',
-          ...certArgs(await certFiles(`${peer}-client`)),
-        ],
+        await toEcho(peer, '--expect-san', 'spiffe://cluster.local/ns/default/sa/impostor'),
         Buffer.from('x'),
       );
       expect(code).toBe(2);

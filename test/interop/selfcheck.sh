@@ -23,6 +23,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Make a signal end the script through the EXIT trap, so servers are stopped.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 pass() { echo "ok   $*"; }
 fail() {

@@ -93,7 +93,7 @@ function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination):
   const node = step.sourceNode.name;
   const where = `${node} outbound`;
   if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
-  if (line.error !== undefined) return { ok: false, text: `${where}: error ${String(line.error)}` };
+  if (line.error !== undefined) return { ok: false, text: `${where}: error ${show(line.error)}` };
   const app = formatSocketAddress(answerer.ip, answerer.port);
   switch (answerer.path) {
     case 'hbone': {
@@ -134,7 +134,7 @@ function checkInbound(step: ResolvedStep, probe: Probe, answerer: Destination): 
   const line = probe.inbound;
   const where = `${answerer.node?.name ?? '?'} inbound`;
   if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
-  if (line.error !== undefined) return { ok: false, text: `${where}: error ${String(line.error)}` };
+  if (line.error !== undefined) return { ok: false, text: `${where}: error ${show(line.error)}` };
   const ok = line['src.workload'] === step.source.name && line['dst.workload'] === answerer.name;
   return ok
     ? { ok, text: `${where}: HBONE from ${step.source.name} delivered to ${answerer.name}` }
@@ -287,6 +287,12 @@ export function shortIdentity(identity: unknown): string {
   if (typeof identity !== 'string') return 'none';
   const match = /^spiffe:\/\/[^/]+\/ns\/(.+)$/.exec(identity);
   return match?.[1] ?? identity;
+}
+
+/** A log field for a message: strings as they are, anything else as JSON. */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function describeIdentities(line: LogLine | undefined): string {

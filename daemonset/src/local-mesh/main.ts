@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   } catch (err) {
     print(`${mark(false)} the mesh did not start: ${errorMessage(err)}`);
     await mesh.stop(STOP_TIMEOUT_MS);
-    printLogLocation(mesh);
+    await keepLogsOrClean(mesh);
     return 1;
   }
   print(formatMeshOverview(plan, mesh.logPaths).join('\n'));
@@ -126,7 +126,7 @@ async function main(): Promise<number> {
   }
   print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(total)} checks failed:`)}`);
   for (const check of failed) print(formatCheck(check, '  '));
-  printLogLocation(mesh);
+  await keepLogsOrClean(mesh);
   return 1;
 }
 
@@ -187,21 +187,31 @@ async function keepRunning(
     );
   }
   print(`\nSending the tour's traffic every ${String(ROUND_INTERVAL_MS / 1000)} s; Ctrl-C to stop.`);
-  let diedEarly: string | undefined;
-  const died = mesh.firstExit().then(({ node, exit }) => {
-    diedEarly = `ztunnel ${node} exited unexpectedly (${describeExit(exit)})`;
-  });
+  const died = mesh
+    .firstExit()
+    .then(({ node, exit }) => `ztunnel ${node} exited unexpectedly (${describeExit(exit)})`);
+  const stopRequested = stop.requested.then(() => 'stop' as const);
+  let death: string | undefined;
   for (let round = 2; ; round++) {
-    await Promise.race([stop.requested, died, delay(ROUND_INTERVAL_MS)]);
-    if (stop.wasRequested() || diedEarly !== undefined) break;
+    const event = await Promise.race([
+      stopRequested,
+      died,
+      delay(ROUND_INTERVAL_MS).then(() => 'tick' as const),
+    ]);
+    if (event === 'stop') break;
+    if (event !== 'tick') {
+      death = event;
+      break;
+    }
     const outcomes = await runRound(steps, mesh.ztunnels, round);
-    if (stop.wasRequested() || diedEarly !== undefined) break;
+    // A round cut short by Ctrl-C fails for that reason alone: not worth a line.
+    if (stop.wasRequested()) break;
     print(roundSummary(round, outcomes));
   }
-  if (diedEarly !== undefined) {
-    print(`${mark(false)} ${diedEarly}`);
+  if (death !== undefined) {
+    print(`${mark(false)} ${death}`);
     await mesh.stop(STOP_TIMEOUT_MS);
-    printLogLocation(mesh);
+    await keepLogsOrClean(mesh);
     return 1;
   }
   print('\nStopping: SIGTERM to each ztunnel, which drains its connections.');
@@ -231,8 +241,14 @@ function checkCleanExit(result: StopResult): CheckLine {
   return { kind: 'shutdown', ok, text, count: 1 };
 }
 
+/** After a failure: the ztunnel logs stay for reading; a dir with nothing to read goes. */
+async function keepLogsOrClean(mesh: LocalMesh): Promise<void> {
+  if (mesh.ztunnels.size === 0) await mesh.removeDir();
+  else printLogLocation(mesh);
+}
+
 function printLogLocation(mesh: LocalMesh): void {
-  if (mesh.dir === undefined) return;
+  if (mesh.dir === undefined || mesh.ztunnels.size === 0) return;
   print(`ztunnel logs kept in ${mesh.dir}:`);
   for (const ztunnel of mesh.ztunnels.values()) print(`  ${ztunnel.logPath}  ${ztunnel.stderrPath}`);
 }

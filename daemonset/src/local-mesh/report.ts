@@ -78,11 +78,7 @@ export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]):
     const vips = service.vips.map((vip) => vip.ip).join(',');
     const ports = service.ports.map((p) => `${String(p.servicePort)}→${String(p.targetPort)}`).join(',');
     const endpoints = plan.snapshot.workloads.filter((w) => w.services.has(service.key)).map((w) => w.name);
-    rows.push([
-      'service',
-      `${service.hostname}`,
-      `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`,
-    ]);
+    rows.push(['service', service.hostname, `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`]);
   }
   const lines = alignColumns(rows).map((line) => `  ${line}`);
   lines.push(`  ${dim(`mesh file ${relative(process.cwd(), plan.configPath) || plan.configPath}`)}`);
