@@ -32,6 +32,7 @@ const MAX_HTTP_HEAD_BYTES = 16 * 1024;
 export interface DemoApp {
   readonly name: string;
   readonly ip: string;
+  /** The bound port (the one asked for, or the one the system chose for 0). */
   readonly port: number;
   close(): Promise<void>;
 }
@@ -52,7 +53,7 @@ export async function startDemoApp(name: string, ip: string, port: number): Prom
   return {
     name,
     ip,
-    port,
+    port: (server.address() as net.AddressInfo).port,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await closeServer(server);

@@ -29,7 +29,11 @@ export async function keepRunning(
   const stopRequested = stop.requested.then(() => 'stop' as const);
   let death: string | undefined;
   for (let round = 2; ; round++) {
-    const event = await Promise.race([stopRequested, died, delay(ROUND_INTERVAL_MS).then(() => 'tick' as const)]);
+    const event = await Promise.race([
+      stopRequested,
+      died,
+      delay(ROUND_INTERVAL_MS).then(() => 'tick' as const),
+    ]);
     if (event === 'stop') break;
     if (event !== 'tick') {
       death = event;

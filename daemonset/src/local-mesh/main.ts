@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@ambient/core';
-import type { CheckLine } from './checks.js';
-import { LocalMesh, type StopResult } from './local-mesh.js';
+import { keepRunning, ROUND_INTERVAL_MS } from './keep-running.js';
+import { LocalMesh } from './local-mesh.js';
 import { planMesh, type MeshPlan } from './mesh-plan.js';
 import { fetchMetrics } from './probe.js';
 import {
@@ -19,24 +19,23 @@ import {
   STEP_HEADER,
   stepRow,
 } from './report.js';
-import { resolveTour, type StepResolution } from './tour.js';
-import { allChecks, connectionCount, runRound, type StepOutcome } from './tour-runner.js';
-import { describeExit } from './ztunnel-process.js';
+import { checkCleanExit, keepLogsOrClean, printLogLocation } from './shutdown.js';
+import { stopSignal } from './stop-signal.js';
+import { resolveTour } from './tour.js';
+import { allChecks, runRound, type StepOutcome } from './tour-runner.js';
 
 /** The committed example, from daemonset/dist/local-mesh/ up to the repository root. */
 const DEFAULT_MESH_FILE = fileURLToPath(new URL('../../../examples/local-mesh.yaml', import.meta.url));
-/** The whole demo, shutdown included: past this something hangs, and hanging is failing. */
+/** The whole demo, shutdown included (and `npm start` up to the end of its tour): hanging is failing. */
 const DEMO_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 20_000;
 /** A ztunnel drains within its own 5 s termination deadline; this bounds one that does not. */
 const STOP_TIMEOUT_MS = 10_000;
-/** `npm start` sends a round of the tour's traffic this often, so the metrics keep moving. */
-const ROUND_INTERVAL_MS = 5_000;
 const USAGE = `usage: local-mesh [--demo] [--config <mesh.yaml>]
 
-Runs a two-node ambient mesh on loopback: two ztunnel processes, demo apps on every pod IP,
+Runs a two-node ambient mesh on loopback: a ztunnel process per node, a demo app on every pod IP,
 and a tour of real connections through them.
-  (no flag)  run the tour, then keep sending its traffic every ${String(ROUND_INTERVAL_MS / 1000)} s until Ctrl-C
+  (no flag)  run the tour, then send its traffic every ${String(ROUND_INTERVAL_MS / 1000)} s until Ctrl-C
   --demo     run the tour unattended, check every step, exit 0 only if every check passed
   --config   the mesh file (default examples/local-mesh.yaml)
 `;
@@ -75,22 +74,22 @@ async function main(): Promise<number> {
   process.once('exit', () => {
     mesh.killNow();
   });
-  const demoDeadline = setTimeout(() => {
-    print(
-      `\n${mark(false)} the ${mode === 'demo' ? 'demo' : 'startup'} did not finish within ${String(DEMO_TIMEOUT_MS / 1000)} s`,
-    );
+  const deadline = setTimeout(() => {
+    const what = mode === 'demo' ? 'demo' : 'startup';
+    print(`\n${mark(false)} the ${what} did not finish within ${String(DEMO_TIMEOUT_MS / 1000)} s`);
     printLogLocation(mesh);
     mesh.killNow();
     process.exit(1);
   }, DEMO_TIMEOUT_MS);
+  const stop = stopSignal(() => {
+    print('second signal: killing the ztunnels');
+    mesh.killNow();
+  });
 
-  const stop = stopSignal(mesh);
   print(heading(`Local ambient mesh on loopback${mode === 'demo' ? ': demo' : ''}`));
   try {
-    await Promise.race([
-      mesh.start(READY_TIMEOUT_MS),
-      stop.requested.then(() => Promise.reject(new Error('interrupted'))),
-    ]);
+    const interrupted = stop.requested.then(() => Promise.reject(new Error('interrupted')));
+    await Promise.race([mesh.start(READY_TIMEOUT_MS), interrupted]);
   } catch (err) {
     print(`${mark(false)} the mesh did not start: ${errorMessage(err)}`);
     await mesh.stop(STOP_TIMEOUT_MS);
@@ -105,26 +104,25 @@ async function main(): Promise<number> {
   await printEndpoints(mesh);
 
   if (mode === 'start') {
-    clearTimeout(demoDeadline);
-    return keepRunning(mesh, steps, stop);
+    clearTimeout(deadline);
+    return keepRunning(mesh, steps, stop, STOP_TIMEOUT_MS);
   }
-  const failed = allChecks(outcomes).filter((check) => !check.ok);
   const stopped = await mesh.stop(STOP_TIMEOUT_MS);
-  clearTimeout(demoDeadline);
+  clearTimeout(deadline);
   const shutdownChecks = stopped.map(checkCleanExit);
   print(`\n${heading('Shutdown')}`);
   for (const check of shutdownChecks) print(formatCheck(check, '  '));
-  failed.push(...shutdownChecks.filter((check) => !check.ok));
+
+  const checks = [...allChecks(outcomes), ...shutdownChecks];
+  const failed = checks.filter((check) => !check.ok);
   if (stop.wasRequested())
     failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
-
-  const total = allChecks(outcomes).length + shutdownChecks.length;
   if (failed.length === 0) {
     await mesh.removeDir();
-    print(`\n${mark(true)} ${heading(`all ${String(total)} checks passed`)}`);
+    print(`\n${mark(true)} ${heading(`all ${String(checks.length)} checks passed`)}`);
     return 0;
   }
-  print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(total)} checks failed:`)}`);
+  print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(checks.length)} checks failed:`)}`);
   for (const check of failed) print(formatCheck(check, '  '));
   await keepLogsOrClean(mesh);
   return 1;
@@ -132,14 +130,11 @@ async function main(): Promise<number> {
 
 /** The tour as a table, each step's checks under it (the demo shows all, `npm start` only failures). */
 function printTour(outcomes: readonly StepOutcome[], mode: Mode): void {
-  print(
-    `\n${heading('Tour')}  ${dim("each step is one connection: SOCKS5 to the caller's ztunnel from the caller's pod IP")}`,
-  );
+  const about = "each step is one connection: SOCKS5 to the caller's ztunnel from the caller's pod IP";
+  print(`\n${heading('Tour')}  ${dim(about)}`);
   const rows = [
     STEP_HEADER,
-    ...outcomes.map((o) =>
-      o.kind === 'ran' ? stepRow(o.step, o.probes) : [String(o.number), `skipped: ${o.reason}`],
-    ),
+    ...outcomes.map((o) => (o.kind === 'ran' ? stepRow(o.step, o.probes) : [String(o.number), 'skipped'])),
   ];
   const [header = '', ...lines] = alignColumns(rows);
   print(`  ${dim(header)}`);
@@ -152,9 +147,9 @@ function printTour(outcomes: readonly StepOutcome[], mode: Mode): void {
 }
 
 async function printEndpoints(mesh: LocalMesh): Promise<void> {
-  print(`\n${heading('Endpoints')}  ${dim('metrics, admin, readiness, SOCKS5 of each ztunnel')}`);
+  print(`\n${heading('Endpoints')}  ${dim('metrics, admin, readiness and SOCKS5 of each ztunnel')}`);
   print(formatEndpoints(mesh.plan).join('\n'));
-  // The last node is the one the tour's traffic lands on in the example mesh.
+  // The last node is where the example tour's traffic lands.
   const node = [...mesh.ztunnels.values()].at(-1);
   if (!node) return;
   try {
@@ -166,122 +161,6 @@ async function printEndpoints(mesh: LocalMesh): Promise<void> {
   } catch (err) {
     print(`${mark(false)} metrics of ${node.node}: ${errorMessage(err)}`);
   }
-}
-
-/** `npm start`: a round of traffic every few seconds, one summary line each, until a signal. */
-async function keepRunning(
-  mesh: LocalMesh,
-  steps: readonly StepResolution[],
-  stop: StopSignal,
-): Promise<number> {
-  const first = mesh.plan.nodes[0];
-  const sleep = mesh.plan.snapshot.workloads.find((w) => w.node === first?.name);
-  const echo = mesh.plan.snapshot.services[0];
-  if (first && sleep && echo) {
-    const source = sleep.workloadIps[0] ?? '';
-    print(
-      `\n${heading('Try it')} ${dim(`(as ${sleep.name}: connect from its pod IP to ${first.name}'s SOCKS5 port)`)}`,
-    );
-    print(
-      `  curl --interface ${source} --socks5-hostname ${first.instanceIp}:15080 http://${echo.hostname}:${String(echo.ports[0]?.servicePort ?? 80)}/`,
-    );
-  }
-  print(`\nSending the tour's traffic every ${String(ROUND_INTERVAL_MS / 1000)} s; Ctrl-C to stop.`);
-  const died = mesh
-    .firstExit()
-    .then(({ node, exit }) => `ztunnel ${node} exited unexpectedly (${describeExit(exit)})`);
-  const stopRequested = stop.requested.then(() => 'stop' as const);
-  let death: string | undefined;
-  for (let round = 2; ; round++) {
-    const event = await Promise.race([
-      stopRequested,
-      died,
-      delay(ROUND_INTERVAL_MS).then(() => 'tick' as const),
-    ]);
-    if (event === 'stop') break;
-    if (event !== 'tick') {
-      death = event;
-      break;
-    }
-    const outcomes = await runRound(steps, mesh.ztunnels, round);
-    // A round cut short by Ctrl-C fails for that reason alone: not worth a line.
-    if (stop.wasRequested()) break;
-    print(roundSummary(round, outcomes));
-  }
-  if (death !== undefined) {
-    print(`${mark(false)} ${death}`);
-    await mesh.stop(STOP_TIMEOUT_MS);
-    await keepLogsOrClean(mesh);
-    return 1;
-  }
-  print('\nStopping: SIGTERM to each ztunnel, which drains its connections.');
-  const stopped = await mesh.stop(STOP_TIMEOUT_MS);
-  for (const result of stopped) print(formatCheck(checkCleanExit(result), '  '));
-  await mesh.removeDir();
-  return 0;
-}
-
-function roundSummary(round: number, outcomes: readonly StepOutcome[]): string {
-  const checks = allChecks(outcomes);
-  const failed = checks.filter((check) => !check.ok);
-  const time = new Date().toTimeString().slice(0, 8);
-  const summary = `${dim(time)}  round ${String(round)}: ${String(connectionCount(outcomes))} connections`;
-  if (failed.length === 0) return `${summary}, ${mark(true)} all ${String(checks.length)} checks passed`;
-  return [
-    `${summary}, ${mark(false)} ${String(failed.length)} checks failed`,
-    ...failed.map((c) => formatCheck(c, '    ')),
-  ].join('\n');
-}
-
-function checkCleanExit(result: StopResult): CheckLine {
-  const ok = !result.killed && result.code === 0 && result.signal === null;
-  const text = ok
-    ? `${result.node}: ztunnel drained and exited 0 on SIGTERM`
-    : `${result.node}: ztunnel ${result.killed ? 'had to be killed' : `ended with ${describeExit(result)}`} after SIGTERM`;
-  return { kind: 'shutdown', ok, text, count: 1 };
-}
-
-/** After a failure: the ztunnel logs stay for reading; a dir with nothing to read goes. */
-async function keepLogsOrClean(mesh: LocalMesh): Promise<void> {
-  if (mesh.ztunnels.size === 0) await mesh.removeDir();
-  else printLogLocation(mesh);
-}
-
-function printLogLocation(mesh: LocalMesh): void {
-  if (mesh.dir === undefined || mesh.ztunnels.size === 0) return;
-  print(`ztunnel logs kept in ${mesh.dir}:`);
-  for (const ztunnel of mesh.ztunnels.values()) print(`  ${ztunnel.logPath}  ${ztunnel.stderrPath}`);
-}
-
-interface StopSignal {
-  /** Resolves on the first SIGINT or SIGTERM. */
-  readonly requested: Promise<void>;
-  wasRequested(): boolean;
-}
-
-/** The first Ctrl-C or SIGTERM asks for a clean stop; a second one kills the ztunnels and leaves. */
-function stopSignal(mesh: LocalMesh): StopSignal {
-  let requested = false;
-  let resolveRequested: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => {
-    resolveRequested = resolve;
-  });
-  const onSignal = (): void => {
-    if (requested) {
-      print('second signal: killing the ztunnels');
-      mesh.killNow();
-      process.exit(1);
-    }
-    requested = true;
-    resolveRequested();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return { requested: promise, wasRequested: () => requested };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 process.exit(await main());

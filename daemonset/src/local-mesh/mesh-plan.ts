@@ -39,7 +39,12 @@ export interface MeshPlan {
  * account. Refuses anything that would leave loopback.
  */
 export async function planMesh(configPath: string): Promise<MeshPlan> {
-  const snapshot = parseLocalConfig(await readFile(configPath, 'utf8'), configPath);
+  return planMeshText(await readFile(configPath, 'utf8'), configPath);
+}
+
+/** `planMesh` of text already read; `configPath` is what the ztunnels will be told to read. */
+export function planMeshText(text: string, configPath: string): MeshPlan {
+  const snapshot = parseLocalConfig(text, configPath);
   const problems: string[] = [];
   for (const workload of snapshot.workloads) {
     for (const ip of workload.workloadIps) {
