@@ -25,8 +25,15 @@ function paint(style: Style, text: string): string {
   return styleText(style, text, { stream: process.stdout });
 }
 
+// A reader that goes away (`| head`) must not crash the launcher before it has stopped its ztunnels.
+let stdoutClosed = false;
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  stdoutClosed = true;
+});
+
 export function print(text = ''): void {
-  process.stdout.write(`${text}\n`);
+  if (!stdoutClosed) process.stdout.write(`${text}\n`);
 }
 
 export function heading(text: string): string {
