@@ -212,12 +212,10 @@ async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: Hbon
 function configDump(config: ZtunnelConfig, state: ProxyState, certificates: CertificateDirectory): unknown {
   return {
     config,
-    workloads: state
-      .workloads()
-      .map((w) => ({
-        ...w,
-        services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
-      })),
+    workloads: state.workloads().map((w) => ({
+      ...w,
+      services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
+    })),
     services: state.services(),
     certificates: certificates.list().map((cert) => ({
       identity: cert.identityUri,

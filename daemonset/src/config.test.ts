@@ -6,7 +6,14 @@ const required = { LOCAL_XDS_PATH: '/etc/mesh.yaml', WORKLOAD_CERTS_DIR: '/etc/c
 describe('parseConfig', () => {
   it('gives Istio’s ports and ztunnel’s defaults', () => {
     const config = parseConfig(required);
-    expect(config.ports).toEqual({ admin: 15000, stats: 15020, readiness: 15021, hbone: 15008, inboundPlaintext: 15006, socks5: 15080 });
+    expect(config.ports).toEqual({
+      admin: 15000,
+      stats: 15020,
+      readiness: 15021,
+      hbone: 15008,
+      inboundPlaintext: 15006,
+      socks5: 15080,
+    });
     expect(config).toMatchObject({
       nodeName: 'local',
       clusterId: 'Kubernetes',
@@ -25,14 +32,22 @@ describe('parseConfig', () => {
   });
 
   it('derives the drain deadline from the pod’s grace period as ztunnel does', () => {
-    expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '30' }).terminationDeadlineMs).toBe(25_000);
-    expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '5' }).terminationDeadlineMs).toBe(4_000);
-    expect(parseConfig({ ...required, CONNECTION_TERMINATION_DEADLINE: '2s' }).terminationDeadlineMs).toBe(2_000);
+    expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '30' }).terminationDeadlineMs).toBe(
+      25_000,
+    );
+    expect(parseConfig({ ...required, TERMINATION_GRACE_PERIOD_SECONDS: '5' }).terminationDeadlineMs).toBe(
+      4_000,
+    );
+    expect(parseConfig({ ...required, CONNECTION_TERMINATION_DEADLINE: '2s' }).terminationDeadlineMs).toBe(
+      2_000,
+    );
   });
 
   it('reports every problem at once', () => {
     expect(() =>
       parseConfig({ ADMIN_PORT: '-1', LOG_LEVEL: 'chatty', POOL_MAX_STREAMS_PER_CONNECTION: '0' }),
-    ).toThrow(/5 problems[\s\S]*LOCAL_XDS_PATH[\s\S]*WORKLOAD_CERTS_DIR[\s\S]*LOG_LEVEL[\s\S]*ADMIN_PORT[\s\S]*POOL_MAX_STREAMS/);
+    ).toThrow(
+      /5 problems[\s\S]*LOCAL_XDS_PATH[\s\S]*WORKLOAD_CERTS_DIR[\s\S]*LOG_LEVEL[\s\S]*ADMIN_PORT[\s\S]*POOL_MAX_STREAMS/,
+    );
   });
 });

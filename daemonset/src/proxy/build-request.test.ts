@@ -4,9 +4,20 @@ import { buildRequest, type BuildRequestOptions, type OutboundDecision } from '.
 
 const SVC_KEY = 'default/echo.default.svc.cluster.local';
 const workload = (init: Partial<WorkloadInit> & Pick<WorkloadInit, 'name' | 'workloadIps'>) =>
-  createWorkload({ uid: `Kubernetes//Pod/default/${init.name}`, namespace: 'default', node: 'node-b', ...init });
+  createWorkload({
+    uid: `Kubernetes//Pod/default/${init.name}`,
+    namespace: 'default',
+    node: 'node-b',
+    ...init,
+  });
 
-const source = workload({ name: 'sleep', serviceAccount: 'sleep', workloadIps: ['10.0.1.1'], tunnelProtocol: 'HBONE', node: 'node-a' });
+const source = workload({
+  name: 'sleep',
+  serviceAccount: 'sleep',
+  workloadIps: ['10.0.1.1'],
+  tunnelProtocol: 'HBONE',
+  node: 'node-a',
+});
 const state = new ProxyState({
   workloads: [
     source,
@@ -64,7 +75,11 @@ function summary(decision: OutboundDecision): Record<string, unknown> {
         service: decision.service?.name,
       };
     case 'tcp':
-      return { kind: decision.kind, to: `${decision.address.ip}:${String(decision.address.port)}`, destination: decision.destination.name };
+      return {
+        kind: decision.kind,
+        to: `${decision.address.ip}:${String(decision.address.port)}`,
+        destination: decision.destination.name,
+      };
     case 'passthrough':
       return { kind: decision.kind, to: `${decision.address.ip}:${String(decision.address.port)}` };
     case 'reject':
@@ -93,17 +108,44 @@ describe('buildRequest', () => {
         kind: 'hbone',
         to: '10.0.2.1:15008',
         authority: '10.0.2.1:8080',
-        expected: ['spiffe://cluster.local/ns/default/sa/echo', 'spiffe://cluster.local/ns/default/sa/echo-svc'],
+        expected: [
+          'spiffe://cluster.local/ns/default/sa/echo',
+          'spiffe://cluster.local/ns/default/sa/echo-svc',
+        ],
         destination: 'echo-1',
         service: 'echo',
       },
     ],
-    ['a service port the service does not have → no healthy upstream', { ip: '10.96.0.1', port: 81 }, { kind: 'reject', code: 'MESH_ERR_NO_HEALTHY_UPSTREAM' }],
-    ['a service whose only endpoint is unhealthy → no healthy upstream', { ip: '10.96.0.2', port: 80 }, { kind: 'reject', code: 'MESH_ERR_NO_HEALTHY_UPSTREAM' }],
-    ['a known workload outside the mesh → plain TCP', { ip: '10.0.2.9', port: 5432 }, { kind: 'tcp', to: '10.0.2.9:5432', destination: 'legacy' }],
-    ['an unknown address → passthrough', { ip: '192.0.2.7', port: 443 }, { kind: 'passthrough', to: '192.0.2.7:443' }],
-    ['ztunnel’s own SOCKS5 port on its own address → self call', { ip: '10.0.0.1', port: 15080 }, { kind: 'reject', code: 'MESH_ERR_SELF_CALL' }],
-    ['an internal port on another address is not a self call', { ip: '192.0.2.7', port: 15008 }, { kind: 'passthrough', to: '192.0.2.7:15008' }],
+    [
+      'a service port the service does not have → no healthy upstream',
+      { ip: '10.96.0.1', port: 81 },
+      { kind: 'reject', code: 'MESH_ERR_NO_HEALTHY_UPSTREAM' },
+    ],
+    [
+      'a service whose only endpoint is unhealthy → no healthy upstream',
+      { ip: '10.96.0.2', port: 80 },
+      { kind: 'reject', code: 'MESH_ERR_NO_HEALTHY_UPSTREAM' },
+    ],
+    [
+      'a known workload outside the mesh → plain TCP',
+      { ip: '10.0.2.9', port: 5432 },
+      { kind: 'tcp', to: '10.0.2.9:5432', destination: 'legacy' },
+    ],
+    [
+      'an unknown address → passthrough',
+      { ip: '192.0.2.7', port: 443 },
+      { kind: 'passthrough', to: '192.0.2.7:443' },
+    ],
+    [
+      'ztunnel’s own SOCKS5 port on its own address → self call',
+      { ip: '10.0.0.1', port: 15080 },
+      { kind: 'reject', code: 'MESH_ERR_SELF_CALL' },
+    ],
+    [
+      'an internal port on another address is not a self call',
+      { ip: '192.0.2.7', port: 15008 },
+      { kind: 'passthrough', to: '192.0.2.7:15008' },
+    ],
   ])('%s', (_name, target, expected) => {
     expect(summary(buildRequest(state, source, target, options))).toEqual(expected);
   });

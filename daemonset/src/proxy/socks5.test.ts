@@ -6,7 +6,11 @@ const request = (...bytes: number[]) => Buffer.from(bytes);
 
 describe('SOCKS5 request parsing', () => {
   it.each<[string, Buffer, unknown]>([
-    ['IPv4', request(5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90), { target: { kind: 'ip', ip: '127.0.0.1', port: 8080 }, length: 10 }],
+    [
+      'IPv4',
+      request(5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90),
+      { target: { kind: 'ip', ip: '127.0.0.1', port: 8080 }, length: 10 },
+    ],
     [
       'IPv6',
       request(5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 80),
@@ -31,7 +35,11 @@ describe('SOCKS5 request parsing', () => {
     ['an unknown address type', request(5, 1, 0, 9, 1, 2, 3, 4, 0, 80), Socks5Reply.AddressTypeNotSupported],
     ['port 0', request(5, 1, 0, 1, 1, 2, 3, 4, 0, 0), Socks5Reply.HostUnreachable],
     ['an empty domain', request(5, 1, 0, 3, 0, 0, 80), Socks5Reply.HostUnreachable],
-    ['a domain with a slash', Buffer.concat([request(5, 1, 0, 3, 3), Buffer.from('a/b'), request(0, 80)]), Socks5Reply.HostUnreachable],
+    [
+      'a domain with a slash',
+      Buffer.concat([request(5, 1, 0, 3, 3), Buffer.from('a/b'), request(0, 80)]),
+      Socks5Reply.HostUnreachable,
+    ],
     ['version 4', request(4, 1, 0, 1, 1, 2, 3, 4, 0, 80), Socks5Reply.GeneralFailure],
   ])('refuses %s with the matching reply', (_name, bytes, reply) => {
     expect(parseRequest(bytes)).toMatchObject({ reply });
@@ -39,14 +47,16 @@ describe('SOCKS5 request parsing', () => {
 
   it('waits for the rest of a request that arrived in pieces', () => {
     const whole = request(5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90);
-    for (let cut = 0; cut < whole.length; cut++) expect(parseRequest(whole.subarray(0, cut))).toBe('incomplete');
+    for (let cut = 0; cut < whole.length; cut++)
+      expect(parseRequest(whole.subarray(0, cut))).toBe('incomplete');
   });
 
   it('never throws on arbitrary bytes and never claims more bytes than it got', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
         const parsed = parseRequest(Buffer.from(bytes));
-        if (typeof parsed === 'object' && 'length' in parsed) expect(parsed.length).toBeLessThanOrEqual(bytes.length);
+        if (typeof parsed === 'object' && 'length' in parsed)
+          expect(parsed.length).toBeLessThanOrEqual(bytes.length);
       }),
     );
   });

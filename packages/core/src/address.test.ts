@@ -6,7 +6,10 @@ describe('parseAuthority', () => {
   it.each([
     ['1.2.3.4:80', { kind: 'ip', ip: '1.2.3.4', port: 80 }],
     ['[ff06::c3]:80', { kind: 'ip', ip: 'ff06::c3', port: 80 }],
-    ['echo.default.svc.cluster.local:8080', { kind: 'hostname', hostname: 'echo.default.svc.cluster.local', port: 8080 }],
+    [
+      'echo.default.svc.cluster.local:8080',
+      { kind: 'hostname', hostname: 'echo.default.svc.cluster.local', port: 8080 },
+    ],
     ['Echo.Default:1', { kind: 'hostname', hostname: 'echo.default', port: 1 }],
   ])('accepts %s', (text, expected) => {
     expect(parseAuthority(text)).toEqual(expected);
@@ -37,7 +40,8 @@ describe('parseAuthority', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (text) => {
         const parsed = parseAuthority(text);
-        if (parsed?.kind === 'ip') expect(parseAuthority(formatSocketAddress(parsed.ip, parsed.port))).toEqual(parsed);
+        if (parsed?.kind === 'ip')
+          expect(parseAuthority(formatSocketAddress(parsed.ip, parsed.port))).toEqual(parsed);
       }),
     );
   });

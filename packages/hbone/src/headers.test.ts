@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatBaggage, formatForwarded, newTraceparent, parseBaggage, parseForwarded, parseTraceparent } from './headers.js';
+import {
+  formatBaggage,
+  formatForwarded,
+  newTraceparent,
+  parseBaggage,
+  parseForwarded,
+  parseTraceparent,
+} from './headers.js';
 
 describe('baggage', () => {
   it('formats ztunnel’s keys and leaves out empty ones', () => {
@@ -14,16 +21,29 @@ describe('baggage', () => {
         serviceVersion: 'v1',
         region: '',
       }),
-    ).toBe('k8s.cluster.name=Kubernetes,k8s.namespace.name=default,k8s.deployment.name=sleep,service.name=sleep,service.version=v1');
+    ).toBe(
+      'k8s.cluster.name=Kubernetes,k8s.namespace.name=default,k8s.deployment.name=sleep,service.name=sleep,service.version=v1',
+    );
   });
 
   it('round-trips', () => {
-    const fields = { clusterName: 'c', namespace: 'ns', workloadType: 'job', workloadName: 'w', serviceName: 's', serviceVersion: 'v', region: 'r', zone: 'z' };
+    const fields = {
+      clusterName: 'c',
+      namespace: 'ns',
+      workloadType: 'job',
+      workloadName: 'w',
+      serviceName: 's',
+      serviceVersion: 'v',
+      region: 'r',
+      zone: 'z',
+    };
     expect(parseBaggage(formatBaggage(fields))).toEqual(fields);
   });
 
   it('ignores malformed and unknown items, and W3C properties', () => {
-    expect(parseBaggage('garbage,=x,k8s.namespace.name=ns;prop=1,other=1,k8s.pod.name=')).toEqual({ namespace: 'ns' });
+    expect(parseBaggage('garbage,=x,k8s.namespace.name=ns;prop=1,other=1,k8s.pod.name=')).toEqual({
+      namespace: 'ns',
+    });
   });
 
   it('never throws on arbitrary input', () => {
@@ -38,11 +58,16 @@ describe('baggage', () => {
 describe('forwarded', () => {
   it('formats for= with IPv6 brackets and an optional host', () => {
     expect(formatForwarded('10.0.0.1', 5000)).toBe('for="10.0.0.1:5000"');
-    expect(formatForwarded('::1', 80, 'echo.default.svc.cluster.local')).toBe('for="[::1]:80";host=echo.default.svc.cluster.local');
+    expect(formatForwarded('::1', 80, 'echo.default.svc.cluster.local')).toBe(
+      'for="[::1]:80";host=echo.default.svc.cluster.local',
+    );
   });
 
   it('parses the first element only', () => {
-    expect(parseForwarded('for="10.0.0.1:5000";host=a.b, for=1.2.3.4;host=c')).toEqual({ for: '10.0.0.1:5000', host: 'a.b' });
+    expect(parseForwarded('for="10.0.0.1:5000";host=a.b, for=1.2.3.4;host=c')).toEqual({
+      for: '10.0.0.1:5000',
+      host: 'a.b',
+    });
     expect(parseForwarded('junk')).toEqual({});
   });
 
@@ -63,12 +88,14 @@ describe('traceparent', () => {
     expect(newTraceparent()).not.toBe(a);
   });
 
-  it.each(['', '01-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-00', '00-' + '0'.repeat(32) + '-' + 'b'.repeat(16) + '-00', '00-xyz'])(
-    'rejects %j',
-    (text) => {
-      expect(parseTraceparent(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    '01-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-00',
+    '00-' + '0'.repeat(32) + '-' + 'b'.repeat(16) + '-00',
+    '00-xyz',
+  ])('rejects %j', (text) => {
+    expect(parseTraceparent(text)).toBeUndefined();
+  });
 
   it('never throws on arbitrary input', () => {
     fc.assert(
