@@ -6,11 +6,13 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 // Tests import workspace packages from source, so a test run never sees a stale build.
 const workspace: Record<string, string> = {
   '@ambient/core': here('packages/core/src/index.ts'),
+  '@ambient/protos': here('packages/protos/src/index.ts'),
   '@ambient/identity': here('packages/identity/src/index.ts'),
   '@ambient/telemetry': here('packages/telemetry/src/index.ts'),
   '@ambient/state': here('packages/state/src/index.ts'),
   '@ambient/hbone': here('packages/hbone/src/index.ts'),
   '@ambient/testing': here('packages/testing/src/index.ts'),
+  '@ambient/control-plane': here('packages/control-plane/src/index.ts'),
   '@ambient/ztunnel': here('daemonset/src/index.ts'),
 };
 

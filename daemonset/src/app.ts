@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { Server as HttpServer } from 'node:http';
 import { closeServer, createLogger, errorMessage, listenOn, type Logger } from '@ambient/core';
-import { CertificateDirectory } from '@ambient/identity';
 import { HbonePool, HboneServer } from '@ambient/hbone';
 import { loadLocalConfig, ProxyState } from '@ambient/state';
 import { Metrics } from '@ambient/telemetry';
 import { createHttpServer, json, loggingRoute, metricsRoutes, readinessRoutes, text } from './admin.js';
+import { createCertificateSource, type CertificateDump, type CertificateSource } from './certificates.js';
 import { internalPorts, type ZtunnelConfig } from './config.js';
 import { InboundProxy } from './proxy/inbound.js';
 import { InboundPassthroughProxy } from './proxy/inbound-passthrough.js';
@@ -42,7 +42,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   const logger =
     options.logger ??
     createLogger({ level: config.logLevel, base: { component: 'ztunnel', node: config.nodeName } });
-  const pending = new Set(['config', 'listeners']);
+  const pending = new Set(['config', 'certificates', 'listeners']);
   const metrics = new Metrics();
   const connections = new ConnectionTracker();
   const servers: net.Server[] = [];
@@ -52,10 +52,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     servers.push(server);
   };
   let pool: HbonePool | undefined;
+  let certificates: CertificateSource | undefined;
   const closeAll = (): void => {
     for (const server of servers) server.close();
     for (const hbone of hboneServers) hbone.destroy();
     pool?.destroy();
+    certificates?.close();
   };
 
   try {
@@ -67,19 +69,27 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     await bind(readiness, config.instanceIp, config.ports.readiness, 'readiness');
 
     const state = new ProxyState(await loadLocalConfig(config.localXdsPath));
-    const certificates = CertificateDirectory.load(config.certsDir);
+    const source = createCertificateSource(config, logger, metrics.registry);
+    certificates = source;
     pending.delete('config');
     pool = new HbonePool({
-      certificates,
+      certificates: source,
       logger,
       maxStreamsPerConnection: config.poolMaxStreamsPerConnection,
       idleTimeoutMs: config.poolUnusedReleaseTimeoutMs,
     });
     const localWorkloads = state.workloadsOnNode(config.nodeName);
+    // Every mesh identity on this node gets its certificate before its listener opens.
+    const localIdentities = new Set(
+      localWorkloads.filter((w) => w.tunnelProtocol === 'HBONE').map((w) => w.identity),
+    );
+    for (const identity of localIdentities) source.track(identity);
+    await Promise.all([...localIdentities].map((identity) => source.ready(identity)));
+    pending.delete('certificates');
     const inputs: ProxyInputs = {
       config,
       state,
-      certificates,
+      certificates: source,
       pool,
       metrics,
       logger,
@@ -96,7 +106,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       pool,
       logger,
       connections,
-      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, hboneServers)),
+      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, hboneServers, source)),
     };
 
     const admin = createHttpServer(
@@ -105,7 +115,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
           text(res, 200, 'ztunnel admin: /config_dump /logging /quitquitquit\n');
         },
         '/config_dump': (_req, _url, res) => {
-          json(res, 200, configDump(config, state, certificates));
+          json(res, 200, configDump(config, state, source.dump()));
         },
         '/logging': loggingRoute(logger, config.logLevel),
         '/quitquitquit': (req, _url, res) => {
@@ -128,25 +138,24 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     );
 
     const inbound = new InboundProxy(inputs);
+    const serversByIdentity = new Map<string, HboneServer[]>();
     const passthrough = new InboundPassthroughProxy(inputs);
     for (const workload of localWorkloads) {
       for (const ip of workload.workloadIps) {
         if (workload.tunnelProtocol === 'HBONE') {
-          const certificate = certificates.certificateFor(workload.identity);
-          if (!certificate) {
-            throw new Error(
-              `no certificate for ${workload.identity} (workload ${workload.namespace}/${workload.name}) in ${config.certsDir}`,
-            );
-          }
-          hboneServers.push(
-            await HboneServer.listen({
-              host: ip,
-              port: config.ports.hbone,
-              certificate,
-              logger,
-              onStream: inbound.handle,
-            }),
-          );
+          const certificate = await source.ready(workload.identity);
+          const hbone = await HboneServer.listen({
+            host: ip,
+            port: config.ports.hbone,
+            certificate,
+            logger,
+            onStream: inbound.handle,
+          });
+          hboneServers.push(hbone);
+          serversByIdentity.set(workload.identity, [
+            ...(serversByIdentity.get(workload.identity) ?? []),
+            hbone,
+          ]);
         }
         await bind(
           net.createServer({ allowHalfOpen: true, noDelay: true }, passthrough.handle),
@@ -165,6 +174,14 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
         'SOCKS5',
       );
     }
+    // A new certificate: new handshakes present it at once, open tunnels keep running, and pooled
+    // sessions made with the old one are retired so the next connection dials with the new one.
+    const retiringPool = pool;
+    source.onRotate((identity, certificate) => {
+      for (const hbone of serversByIdentity.get(identity) ?? []) hbone.setCertificate(certificate);
+      retiringPool.retireIdentity(identity);
+      logger.info({ identity, serial: certificate.serialNumber }, 'certificate rotated');
+    });
     pending.delete('listeners');
     logger.info(
       {
@@ -181,7 +198,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   }
 }
 
-async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: HboneServer[]): Promise<void> {
+async function drain(
+  ztunnel: Ztunnel,
+  servers: net.Server[],
+  hboneServers: HboneServer[],
+  certificates: CertificateSource,
+): Promise<void> {
   const { logger, connections, config, pool } = ztunnel;
   logger.info({ open: connections.size, deadlineMs: config.terminationDeadlineMs }, 'draining');
   // Listeners first: nothing new arrives while the old finishes.
@@ -204,12 +226,13 @@ async function drain(ztunnel: Ztunnel, servers: net.Server[], hboneServers: Hbon
   }
   for (const hbone of hboneServers) hbone.destroy();
   pool.destroy();
+  certificates.close();
   for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
   await Promise.all(servers.map(closeServer));
   logger.info('drained');
 }
 
-function configDump(config: ZtunnelConfig, state: ProxyState, certificates: CertificateDirectory): unknown {
+function configDump(config: ZtunnelConfig, state: ProxyState, certificates: CertificateDump[]): unknown {
   return {
     config,
     workloads: state.workloads().map((w) => ({
@@ -217,12 +240,6 @@ function configDump(config: ZtunnelConfig, state: ProxyState, certificates: Cert
       services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
     })),
     services: state.services(),
-    certificates: certificates.list().map((cert) => ({
-      identity: cert.identityUri,
-      state: cert.notAfter.getTime() > Date.now() ? 'Available' : 'Unavailable: expired',
-      serialNumber: cert.serialNumber,
-      validFrom: cert.notBefore.toISOString(),
-      expirationTime: cert.notAfter.toISOString(),
-    })),
+    certificates,
   };
 }

@@ -26,6 +26,15 @@ describe('parseConfig', () => {
     expect([...internalPorts(config)].sort()).toEqual([15001, 15006, 15008, 15080]);
   });
 
+  it('takes certificates from a CA when CA_ADDRESS is set, with ztunnel’s scheme-prefixed form accepted', () => {
+    const config = parseConfig({
+      LOCAL_XDS_PATH: '/x',
+      CA_ADDRESS: 'https://127.0.0.1:15012',
+      SECRET_TTL: '1h',
+    });
+    expect(config).toMatchObject({ caAddress: '127.0.0.1:15012', secretTtlSeconds: 3600 });
+  });
+
   it('keeps admin on loopback even when the instance address is not', () => {
     expect(parseConfig({ ...required, INSTANCE_IP: '10.1.2.3' }).adminIp).toBe('127.0.0.1');
     expect(parseConfig({ ...required, INSTANCE_IP: '127.0.0.12' }).adminIp).toBe('127.0.0.12');
@@ -47,7 +56,7 @@ describe('parseConfig', () => {
     expect(() =>
       parseConfig({ ADMIN_PORT: '-1', LOG_LEVEL: 'chatty', POOL_MAX_STREAMS_PER_CONNECTION: '0' }),
     ).toThrow(
-      /5 problems[\s\S]*LOCAL_XDS_PATH[\s\S]*WORKLOAD_CERTS_DIR[\s\S]*LOG_LEVEL[\s\S]*ADMIN_PORT[\s\S]*POOL_MAX_STREAMS/,
+      /5 problems[\s\S]*LOCAL_XDS_PATH[\s\S]*CA_ADDRESS[\s\S]*LOG_LEVEL[\s\S]*ADMIN_PORT[\s\S]*POOL_MAX_STREAMS/,
     );
   });
 });

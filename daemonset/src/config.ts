@@ -22,8 +22,18 @@ export interface ZtunnelConfig {
   readonly trustDomain: string;
   /** Static workload/service config (ztunnel's LOCAL_XDS_PATH). */
   readonly localXdsPath: string;
-  /** Workload certificates: root-cert.pem and workloads/<ns>/<sa>/{cert-chain.pem,key.pem}. */
+  /** Workload certificates from files: root-cert.pem and workloads/<ns>/<sa>/{cert-chain.pem,key.pem}. */
   readonly certsDir: string;
+  /** The CA (istiod's or ours), `host:port`; when set, certificates come from CSRs, not files. */
+  readonly caAddress: string | undefined;
+  /** PEM file with the root(s) the CA's serving certificate chains to. */
+  readonly caRootCertPath: string;
+  /** Name the CA's certificate is checked against (ALT_CA_HOSTNAME; istiod.istio-system.svc by default). */
+  readonly caServerName: string | undefined;
+  /** Bearer token file sent to the CA, re-read on every request. */
+  readonly authTokenPath: string | undefined;
+  /** Requested certificate lifetime. */
+  readonly secretTtlSeconds: number;
   readonly ports: {
     readonly admin: number;
     readonly stats: number;
@@ -60,7 +70,10 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const localXdsPath = read.optionalString('LOCAL_XDS_PATH');
   if (localXdsPath === undefined) read.problem('LOCAL_XDS_PATH', 'required: the workload config file');
   const certsDir = read.optionalString('WORKLOAD_CERTS_DIR');
-  if (certsDir === undefined) read.problem('WORKLOAD_CERTS_DIR', 'required: the workload certificate folder');
+  const caAddress = read.optionalString('CA_ADDRESS')?.replace(/^https?:\/\//, '');
+  if (certsDir === undefined && caAddress === undefined) {
+    read.problem('CA_ADDRESS', 'required (or WORKLOAD_CERTS_DIR): where workload certificates come from');
+  }
   const logLevel = read.string('LOG_LEVEL', 'info');
   if (!isLogLevel(logLevel)) read.problem('LOG_LEVEL', `unknown level "${logLevel}"`);
   const terminationGraceSeconds = read.int('TERMINATION_GRACE_PERIOD_SECONDS', 0);
@@ -73,6 +86,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     trustDomain: read.string('TRUST_DOMAIN', 'cluster.local'),
     localXdsPath: localXdsPath ?? '',
     certsDir: certsDir ?? '',
+    caAddress,
+    caRootCertPath: read.string('CA_ROOT_CA', './var/run/secrets/istio/root-cert.pem'),
+    caServerName: read.optionalString('ALT_CA_HOSTNAME'),
+    authTokenPath: read.optionalString('AUTH_TOKEN'),
+    secretTtlSeconds: Math.round(read.durationMs('SECRET_TTL', 24 * 3_600_000) / 1000),
     ports: Object.freeze({
       admin: port('ADMIN_PORT', DEFAULT_PORTS.admin),
       stats: port('STATS_PORT', DEFAULT_PORTS.stats),

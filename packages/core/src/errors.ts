@@ -14,6 +14,8 @@ export const ErrorCode = {
   IdentityInvalid: 'MESH_ERR_IDENTITY_INVALID',
   /** No certificate is available for the identity that must present one. */
   CertMissing: 'MESH_ERR_IDENTITY_CERT_MISSING',
+  /** The certificate authority refused, failed or answered a CSR with an unusable certificate. */
+  CaRequestFailed: 'MESH_ERR_IDENTITY_CA_REQUEST_FAILED',
   /** The TLS handshake failed (untrusted chain, expired, protocol version). */
   TlsFailure: 'MESH_ERR_TLS_HANDSHAKE',
   /** The peer's certificate is valid but does not carry an expected identity. */
@@ -46,6 +48,10 @@ export const ErrorCode = {
   Socks5Protocol: 'MESH_ERR_SOCKS5_PROTOCOL',
   /** The proxy is shutting down and no longer accepts this work. */
   Draining: 'MESH_ERR_PROXY_DRAINING',
+  /** The CA's signing material (plug-in folder or self-signed state) is unusable; every problem is listed. */
+  CaMaterialInvalid: 'MESH_ERR_CA_MATERIAL_INVALID',
+  /** The CA's token list (CA_TOKENS_FILE) is invalid; every problem is listed. */
+  CaTokensInvalid: 'MESH_ERR_CA_TOKENS_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -30,6 +30,7 @@ const RESPONSE_FLAG_DEFAULT_FAILURE = 'CONNECT' satisfies ResponseFlag;
  * | IdentityMismatch   | TLS_FAILURE          | ztunnel checks the peer SAN inside the TLS handshake       |
  * | CertMissing        | IDENTITY_ERROR       | our own certificate is unavailable (ztunnel's identity err)|
  * | IdentityInvalid    | IDENTITY_ERROR       | an identity that cannot be parsed                          |
+ * | CaRequestFailed    | IDENTITY_ERROR       | the CA could not give us a certificate                     |
  * | HboneStreamFailed  | H2_HANDSHAKE_FAILURE | the HTTP/2 session or stream failed                        |
  *
  * Authorization denial (DENY) and certificate revocation (CERT_REVOKED) get a row when their codes exist.
@@ -41,6 +42,7 @@ const RESPONSE_FLAG_BY_ERROR_CODE: Readonly<Partial<Record<ErrorCode, ResponseFl
   [ErrorCode.IdentityMismatch]: 'TLS_FAILURE',
   [ErrorCode.CertMissing]: 'IDENTITY_ERROR',
   [ErrorCode.IdentityInvalid]: 'IDENTITY_ERROR',
+  [ErrorCode.CaRequestFailed]: 'IDENTITY_ERROR',
   [ErrorCode.HboneStreamFailed]: 'H2_HANDSHAKE_FAILURE',
 };
 

@@ -1,3 +1,4 @@
 export * from './pki.js';
 export * from './echo-server.js';
 export * from './socks5-client.js';
+export * from './csr-signer.js';

@@ -117,6 +117,19 @@ export class TestPki {
   }
 
   async issue(options: IssueOptions): Promise<IssuedCertificate> {
+    const keys = await generateKeys();
+    const signed = await this.issueForKey(keys.publicKey, options);
+    return {
+      ...signed,
+      keyPem: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
+    };
+  }
+
+  /** Like `issue`, for a key someone else holds (the public key of a CSR). */
+  async issueForKey(
+    publicKey: webcrypto.CryptoKey,
+    options: IssueOptions,
+  ): Promise<Omit<IssuedCertificate, 'keyPem'>> {
     const now = Date.now();
     const spiffeId =
       typeof options.identity === 'string'
@@ -128,7 +141,6 @@ export class TestPki {
     ].map((value) => ({ type: 'url', value }));
     for (const dnsName of options.dnsNames ?? []) names.push({ type: 'dns', value: dnsName });
 
-    const keys = await generateKeys();
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(
@@ -151,7 +163,7 @@ export class TestPki {
         issuer: this.issuer.certificate.subject,
         notBefore: options.notBefore ?? new Date(now - HOUR_MS),
         notAfter: options.notAfter ?? new Date(now + LEAF_TTL_MS),
-        publicKey: keys.publicKey,
+        publicKey,
         signingKey: this.issuer.keys.privateKey,
         signingAlgorithm: SIGNING_ALGORITHM,
         extensions,
@@ -159,12 +171,7 @@ export class TestPki {
       crypto,
     );
     const certPem = pemOf(leaf);
-    return {
-      certChainPem: certPem + this.chainTailPem,
-      keyPem: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
-      rootsPem: this.rootCertPem,
-      certPem,
-    };
+    return { certChainPem: certPem + this.chainTailPem, rootsPem: this.rootCertPem, certPem };
   }
 
   /** Writes <dir>/root-cert.pem and <dir>/workloads/<ns>/<sa>/{cert-chain.pem,key.pem} for each identity. */
