@@ -4,8 +4,8 @@ import { dim, formatCheck, heading, mark, print } from './report.js';
 import { checkCleanExit, keepLogsOrClean } from './shutdown.js';
 import type { StopSignal } from './stop-signal.js';
 import type { StepResolution } from './tour.js';
+import { describeExit } from './logged-child.js';
 import { allChecks, connectionCount, runRound, type StepOutcome } from './tour-runner.js';
-import { describeExit } from './ztunnel-process.js';
 
 /** A round of the tour's traffic this often, so the metrics keep moving while someone looks. */
 export const ROUND_INTERVAL_MS = 5_000;
@@ -13,7 +13,8 @@ const SOCKS5_PORT = 15080;
 
 /**
  * `npm start` after the tour: a round of traffic every few seconds, one summary line each, until
- * Ctrl-C or SIGTERM; then every ztunnel drains and the temp dir goes. Resolves the exit code.
+ * Ctrl-C or SIGTERM; then every ztunnel drains, the CA stops and the temp dir goes. Resolves the
+ * exit code.
  */
 export async function keepRunning(
   mesh: LocalMesh,
@@ -23,9 +24,7 @@ export async function keepRunning(
 ): Promise<number> {
   printTryIt(mesh);
   print(`\nSending the tour's traffic every ${String(ROUND_INTERVAL_MS / 1000)} s; Ctrl-C to stop.`);
-  const died = mesh
-    .firstExit()
-    .then(({ node, exit }) => `ztunnel ${node} exited unexpectedly (${describeExit(exit)})`);
+  const died = mesh.firstExit().then(({ who, exit }) => `${who} exited unexpectedly (${describeExit(exit)})`);
   const stopRequested = stop.requested.then(() => 'stop' as const);
   let death: string | undefined;
   for (let round = 2; ; round++) {
@@ -50,7 +49,7 @@ export async function keepRunning(
     await keepLogsOrClean(mesh);
     return 1;
   }
-  print('\nStopping: SIGTERM to each ztunnel, which drains its connections.');
+  print('\nStopping: SIGTERM to each ztunnel, which drains its connections, then to the CA.');
   const stopped = await mesh.stop(stopTimeoutMs);
   for (const result of stopped) print(formatCheck(checkCleanExit(result), '  '));
   await mesh.removeDir();

@@ -1,14 +1,19 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { errorMessage } from '@ambient/core';
+import { errorMessage, formatSocketAddress } from '@ambient/core';
+import { checkCertificates, describeRoot, type CaRoot } from './certificate-checks.js';
+import { observeCertificates } from './certificate-probe.js';
+import type { CheckLine } from './checks.js';
 import { keepRunning, ROUND_INTERVAL_MS } from './keep-running.js';
 import { LocalMesh } from './local-mesh.js';
-import { planMesh, type MeshPlan } from './mesh-plan.js';
+import { CA_LISTEN, planMesh, type MeshPlan } from './mesh-plan.js';
 import { fetchMetrics } from './probe.js';
 import {
   alignColumns,
   dim,
+  formatCertificates,
   formatCheck,
   formatEndpoints,
   formatMeshOverview,
@@ -33,8 +38,8 @@ const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 const USAGE = `usage: local-mesh [--demo] [--config <mesh.yaml>]
 
-Runs a two-node ambient mesh on loopback: a ztunnel process per node, a demo app on every pod IP,
-and a tour of real connections through them.
+Runs a two-node ambient mesh on loopback: the control plane's CA, which issues every certificate,
+a ztunnel process per node, a demo app on every pod IP, and a tour of real connections through them.
   (no flag)  run the tour, then send its traffic every ${String(ROUND_INTERVAL_MS / 1000)} s until Ctrl-C
   --demo     run the tour unattended, check every step, exit 0 only if every check passed
   --config   the mesh file (default examples/local-mesh.yaml)
@@ -70,7 +75,7 @@ async function main(): Promise<number> {
   }
 
   const mesh = new LocalMesh(plan);
-  // Whatever happens to the launcher, its ztunnels go with it.
+  // Whatever happens to the launcher, its children go with it.
   process.once('exit', () => {
     mesh.killNow();
   });
@@ -82,7 +87,7 @@ async function main(): Promise<number> {
     process.exit(1);
   }, DEMO_TIMEOUT_MS);
   const stop = stopSignal(() => {
-    print('second signal: killing the ztunnels');
+    print('second signal: killing the ztunnels and the CA');
     mesh.killNow();
   });
 
@@ -96,8 +101,11 @@ async function main(): Promise<number> {
     await keepLogsOrClean(mesh);
     return 1;
   }
-  print(formatMeshOverview(plan, mesh.logPaths).join('\n'));
+  print(
+    formatMeshOverview(plan, formatSocketAddress(CA_LISTEN.ip, CA_LISTEN.port), mesh.logPaths).join('\n'),
+  );
 
+  const certificateChecks = await printCertificates(mesh, mode);
   const steps = resolveTour(plan);
   const outcomes = await runRound(steps, mesh.ztunnels, 1);
   printTour(outcomes, mode);
@@ -113,7 +121,7 @@ async function main(): Promise<number> {
   print(`\n${heading('Shutdown')}`);
   for (const check of shutdownChecks) print(formatCheck(check, '  '));
 
-  const checks = [...allChecks(outcomes), ...shutdownChecks];
+  const checks = [...certificateChecks, ...allChecks(outcomes), ...shutdownChecks];
   const failed = checks.filter((check) => !check.ok);
   if (stop.wasRequested())
     failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
@@ -126,6 +134,33 @@ async function main(): Promise<number> {
   for (const check of failed) print(formatCheck(check, '  '));
   await keepLogsOrClean(mesh);
   return 1;
+}
+
+/**
+ * Each ztunnel's certificates as its /config_dump shows them, checked against the CA's log and the
+ * ztunnel's request counter (the demo shows every check, `npm start` only failures).
+ */
+async function printCertificates(mesh: LocalMesh, mode: Mode): Promise<CheckLine[]> {
+  const ca = mesh.ca;
+  if (!ca) return [];
+  const about = 'requested by each ztunnel for the mesh workloads on its node, every one issued by the CA';
+  print(`\n${heading('Certificates')}  ${dim(about)}`);
+  let root: CaRoot | undefined;
+  try {
+    root = describeRoot(await readFile(ca.rootCertPath, 'utf8'));
+  } catch (err) {
+    print(`${mark(false)} the CA's root ${ca.rootCertPath}: ${errorMessage(err)}`);
+  }
+  const observed = await Promise.all(
+    mesh.plan.nodes.flatMap((node) => {
+      const ztunnel = mesh.ztunnels.get(node.name);
+      return ztunnel ? [observeCertificates(node, ztunnel, ca.logs)] : [];
+    }),
+  );
+  print(formatCertificates(observed, ca.address, root).join('\n'));
+  const checks = observed.flatMap(checkCertificates);
+  for (const check of checks) if (mode === 'demo' || !check.ok) print(formatCheck(check, '  '));
+  return checks;
 }
 
 /** The tour as a table, each step's checks under it (the demo shows all, `npm start` only failures). */
@@ -147,8 +182,8 @@ function printTour(outcomes: readonly StepOutcome[], mode: Mode): void {
 }
 
 async function printEndpoints(mesh: LocalMesh): Promise<void> {
-  print(`\n${heading('Endpoints')}  ${dim('metrics, admin, readiness and SOCKS5 of each ztunnel')}`);
-  print(formatEndpoints(mesh.plan).join('\n'));
+  print(`\n${heading('Endpoints')}  ${dim('the CA; metrics, admin, readiness and SOCKS5 of each ztunnel')}`);
+  if (mesh.ca) print(formatEndpoints(mesh.plan, mesh.ca).join('\n'));
   // The last node is where the example tour's traffic lands.
   const node = [...mesh.ztunnels.values()].at(-1);
   if (!node) return;

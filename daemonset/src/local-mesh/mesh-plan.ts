@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
-import { ErrorCode, MeshError } from '@ambient/core';
+import { CA_PORT } from '@ambient/control-plane';
+import { ErrorCode, MeshError, type SocketAddress } from '@ambient/core';
 import {
   DEFAULT_TRUST_DOMAIN,
   parseLocalConfig,
@@ -15,6 +16,11 @@ export const APP_PORT = 8080;
 export const OUTSIDE_APP = { name: 'outside', ip: '127.0.3.1', port: APP_PORT } as const;
 /** Node ztunnels get 127.0.0.11, .12, ...: clear of 127.0.0.1, which other tools on the machine use. */
 const FIRST_NODE_HOST_OCTET = 11;
+/**
+ * The control plane's CA, just below the nodes: clear of 127.0.0.1 (its default, and where a real
+ * istiod port-forward would sit) and of every address the plan hands out. Istio's port.
+ */
+export const CA_LISTEN: SocketAddress = Object.freeze({ ip: '127.0.0.10', port: CA_PORT });
 const LAST_HOST_OCTET = 254;
 
 export interface NodePlan {
@@ -22,6 +28,8 @@ export interface NodePlan {
   /** The ztunnel's INSTANCE_IP: admin, metrics, readiness and SOCKS5 bind here. */
   readonly instanceIp: string;
   readonly workloads: readonly Workload[];
+  /** SPIFFE ids of its workloads in the mesh (HBONE), once each: its ztunnel gets a certificate for each. */
+  readonly meshIdentities: readonly string[];
 }
 
 export interface MeshPlan {
@@ -29,14 +37,12 @@ export interface MeshPlan {
   readonly configPath: string;
   readonly snapshot: StateSnapshot;
   readonly nodes: readonly NodePlan[];
-  /** The service accounts that need a certificate. */
-  readonly identities: readonly { namespace: string; serviceAccount: string }[];
 }
 
 /**
  * Reads the mesh file with the ztunnel's own parser and decides what the launcher runs: one
- * ztunnel per node (sorted by name, addresses from 127.0.0.11) and a certificate per service
- * account. Refuses anything that would leave loopback.
+ * ztunnel per node (sorted by name, addresses from 127.0.0.11), each needing a certificate from
+ * the CA for every mesh identity on its node. Refuses anything that would leave loopback.
  */
 export async function planMesh(configPath: string): Promise<MeshPlan> {
   return planMeshText(await readFile(configPath, 'utf8'), configPath);
@@ -67,16 +73,18 @@ export function planMeshText(text: string, configPath: string): MeshPlan {
     throw new MeshError(ErrorCode.ConfigInvalid, `${configPath}:\n  ${problems.join('\n  ')}`);
   }
 
-  const nodes = nodeNames.map((name, index) => ({
-    name,
-    instanceIp: `127.0.0.${String(FIRST_NODE_HOST_OCTET + index)}`,
-    workloads: snapshot.workloads.filter((w) => w.node === name),
-  }));
-  const identities = new Map<string, { namespace: string; serviceAccount: string }>();
-  for (const { namespace, serviceAccount } of snapshot.workloads) {
-    identities.set(`${namespace}/${serviceAccount}`, { namespace, serviceAccount });
-  }
-  return { configPath, snapshot, nodes, identities: [...identities.values()] };
+  const nodes = nodeNames.map((name, index) => {
+    const workloads = snapshot.workloads.filter((w) => w.node === name);
+    return {
+      name,
+      instanceIp: `127.0.0.${String(FIRST_NODE_HOST_OCTET + index)}`,
+      workloads,
+      meshIdentities: [
+        ...new Set(workloads.filter((w) => w.tunnelProtocol === 'HBONE').map((w) => w.identity)),
+      ],
+    };
+  });
+  return { configPath, snapshot, nodes };
 }
 
 export function workloadNamed(plan: MeshPlan, name: string): Workload | undefined {

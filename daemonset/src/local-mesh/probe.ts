@@ -7,6 +7,7 @@ import type { ZtunnelProcess } from './ztunnel-process.js';
 
 const SOCKS5_PORT = 15080;
 const STATS_PORT = 15020;
+const ADMIN_PORT = 15000;
 /** A connection on loopback takes milliseconds; this only bounds a broken one. */
 const EXCHANGE_TIMEOUT_MS = 10_000;
 /** The access line is written when the ztunnel sees the close, a moment after the caller does. */
@@ -143,6 +144,18 @@ export async function fetchMetrics(ztunnel: ZtunnelProcess): Promise<string> {
   });
   if (response.status !== 200) throw new Error(`${ztunnel.node} metrics answered ${String(response.status)}`);
   return response.text();
+}
+
+/** A ztunnel's /config_dump, parsed. */
+export async function fetchConfigDump(ztunnel: ZtunnelProcess): Promise<unknown> {
+  const response = await fetch(`http://${ztunnel.instanceIp}:${String(ADMIN_PORT)}/config_dump`, {
+    signal: AbortSignal.timeout(METRICS_FETCH_TIMEOUT_MS),
+  });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new Error(`${ztunnel.node} /config_dump answered ${String(response.status)}`);
+  }
+  return response.json();
 }
 
 function withTimeout<T>(

@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { styleText } from 'node:util';
 import { formatSocketAddress } from '@ambient/core';
+import { rowsFor, type CaRoot, type NodeCertificates } from './certificate-checks.js';
 import { answerTally, formatTally, shortIdentity, type CheckLine } from './checks.js';
 import type { MeshPlan } from './mesh-plan.js';
 import type { Probe } from './probe.js';
@@ -69,18 +70,23 @@ export function alignColumns(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** Who runs where: nodes with their ztunnel and pods, then the services. */
-export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]): string[] {
-  const rows = plan.nodes.map((node) => [
-    node.name,
-    `ztunnel ${node.instanceIp}`,
-    node.workloads
-      .map(
-        (w) =>
-          `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`,
-      )
-      .join(', '),
-  ]);
+/** Who runs where: the CA, nodes with their ztunnel and pods, then the services. */
+export function formatMeshOverview(plan: MeshPlan, caAddress: string, logPaths: readonly string[]): string[] {
+  const rows = [
+    ['control plane', `CA ${caAddress}`, 'issues every workload certificate, one token per node'],
+  ];
+  rows.push(
+    ...plan.nodes.map((node) => [
+      node.name,
+      `ztunnel ${node.instanceIp}`,
+      node.workloads
+        .map(
+          (w) =>
+            `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`,
+        )
+        .join(', '),
+    ]),
+  );
   for (const service of plan.snapshot.services) {
     const vips = service.vips.map((vip) => vip.ip).join(',');
     const ports = service.ports.map((p) => `${String(p.servicePort)}→${String(p.targetPort)}`).join(',');
@@ -89,7 +95,7 @@ export function formatMeshOverview(plan: MeshPlan, logPaths: readonly string[]):
   }
   const lines = alignColumns(rows).map((line) => `  ${line}`);
   lines.push(`  ${dim(`mesh file ${relative(process.cwd(), plan.configPath) || plan.configPath}`)}`);
-  lines.push(`  ${dim(`ztunnel logs ${logPaths.join('  ')}`)}`);
+  lines.push(`  ${dim(`logs ${logPaths.join('  ')}`)}`);
   return lines;
 }
 
@@ -135,8 +141,15 @@ function identitiesOf(probe: Probe | undefined): string {
   return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
 }
 
-export function formatEndpoints(plan: MeshPlan): string[] {
-  const rows = plan.nodes.map((node) => {
+/** The CA's gRPC address and trust bundle, then each ztunnel's HTTP endpoints and SOCKS5. */
+export function formatEndpoints(plan: MeshPlan, ca: { address: string; rootCertPath: string }): string[] {
+  const caRow = [
+    'CA',
+    `https://${ca.address}`,
+    'gRPC istio.v1.auth.IstioCertificateService',
+    `root ${ca.rootCertPath}`,
+  ];
+  const nodeRows = plan.nodes.map((node) => {
     const at = (port: number, path = ''): string =>
       `http://${formatSocketAddress(node.instanceIp, port)}${path}`;
     return [
@@ -147,7 +160,52 @@ export function formatEndpoints(plan: MeshPlan): string[] {
       `socks5 ${formatSocketAddress(node.instanceIp, PORTS.socks5)}`,
     ];
   });
-  return alignColumns(rows).map((line) => `  ${line}`);
+  // The CA's columns mean other things than a ztunnel's: aligned apart, its name column kept as wide.
+  const nameWidth = Math.max(caRow[0]?.length ?? 0, ...nodeRows.map((row) => row[0]?.length ?? 0));
+  const pad = (rows: string[][]): string[][] =>
+    rows.map(([name = '', ...rest]) => [name.padEnd(nameWidth), ...rest]);
+  return [...alignColumns(pad([caRow])), ...alignColumns(pad(nodeRows))].map((line) => `  ${line}`);
+}
+
+/**
+ * The Certificates section: who signed them (the CA's root), then each ztunnel's certificate for
+ * each mesh identity on its node, as its /config_dump shows it.
+ */
+export function formatCertificates(
+  observed: readonly NodeCertificates[],
+  caAddress: string,
+  root: CaRoot | undefined,
+): string[] {
+  const signer = root
+    ? `root ${root.subject}, SHA-256 ${root.fingerprint256}`
+    : 'root certificate unreadable';
+  const lines = [`  CA ${caAddress}  ${dim(signer)}`];
+  const rows: string[][] = [];
+  for (const node of observed) {
+    rowsFor(node).forEach((row, index) => {
+      const name = index === 0 ? node.node.name : '';
+      const identity = shortIdentity(node.node.meshIdentities[index]);
+      rows.push(
+        row
+          ? [
+              name,
+              identity,
+              row.state,
+              `serial ${row.serialNumber ?? '-'}`,
+              `expires ${formatTime(row.expirationTime)}`,
+            ]
+          : [name, identity, 'no certificate'],
+      );
+    });
+  }
+  lines.push(...alignColumns(rows).map((line) => `  ${line}`));
+  return lines;
+}
+
+/** `2026-11-23T06:24:17.000Z` → `2026-11-23 06:24:17Z`. */
+function formatTime(iso: string | undefined): string {
+  if (iso === undefined) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 /** A few `istio_tcp_connections_opened_total` samples of one ztunnel, trimmed to the labels that tell them apart. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isMeshError, ErrorCode } from '@ambient/core';
-import { planMeshText } from './mesh-plan.js';
+import { CA_LISTEN, OUTSIDE_APP, planMeshText } from './mesh-plan.js';
 import { resolveTour, TOUR, type ResolvedStep } from './tour.js';
 
 const EXAMPLE = readFileSync(new URL('../../../examples/local-mesh.yaml', import.meta.url), 'utf8');
@@ -17,18 +17,26 @@ function readySteps(text: string): ResolvedStep[] {
 describe('the committed example mesh', () => {
   const plan = planMeshText(EXAMPLE, 'examples/local-mesh.yaml');
 
-  it('runs a ztunnel per node on the launcher addresses and needs a certificate per service account', () => {
+  it('runs a ztunnel per node on the launcher addresses, each owing a certificate per mesh identity', () => {
     expect(plan.nodes.map((n) => [n.name, n.instanceIp, n.workloads.map((w) => w.name)])).toEqual([
       ['node-a', '127.0.0.11', ['sleep', 'productpage']],
       ['node-b', '127.0.0.12', ['echo-v1', 'echo-v2', 'reviews', 'legacy']],
     ]);
-    expect(plan.identities.map((i) => `${i.namespace}/${i.serviceAccount}`).sort()).toEqual([
-      'default/echo',
-      'default/legacy',
-      'default/productpage',
-      'default/reviews',
-      'default/sleep',
+    // echo-v1 and echo-v2 share one identity; legacy is not in the mesh, so it needs none.
+    expect(plan.nodes.map((n) => n.meshIdentities)).toEqual([
+      ['spiffe://cluster.local/ns/default/sa/sleep', 'spiffe://cluster.local/ns/default/sa/productpage'],
+      ['spiffe://cluster.local/ns/default/sa/echo', 'spiffe://cluster.local/ns/default/sa/reviews'],
     ]);
+  });
+
+  it('puts the CA on an address of its own, clear of every node and pod', () => {
+    const used = [
+      ...plan.nodes.map((n) => n.instanceIp),
+      ...plan.snapshot.workloads.flatMap((w) => w.workloadIps),
+      OUTSIDE_APP.ip,
+    ];
+    expect(CA_LISTEN).toEqual({ ip: '127.0.0.10', port: 15012 });
+    expect(used).not.toContain(CA_LISTEN.ip);
   });
 
   it('has every workload and service the tour visits, each reached the way the tour means', () => {
