@@ -1,4 +1,4 @@
-import { createLogger, errorMessage, isMeshError } from '@ambient/core';
+import { createLogger, errorMessage, isMeshError, logUncaughtErrors, stopOnSignals } from '@ambient/core';
 import { startControlPlane, type ControlPlane } from './app.js';
 import { parseConfig, type ControlPlaneConfig } from './config.js';
 
@@ -12,12 +12,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel, base: { component: 'control-plane' } });
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ error: errorMessage(err), stack: err.stack }, 'uncaught exception');
-  });
-  process.on('unhandledRejection', (reason) => {
-    logger.fatal({ error: errorMessage(reason) }, 'unhandled rejection');
-  });
+  logUncaughtErrors(logger);
 
   let controlPlane: ControlPlane;
   try {
@@ -26,17 +21,7 @@ async function main(): Promise<void> {
     process.stderr.write(`control-plane: ${isMeshError(err) ? `${err.code}: ` : ''}${errorMessage(err)}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) {
-      logger.warn('second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    void controlPlane.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(logger, () => controlPlane.close());
 }
 
 await main();

@@ -4,3 +4,4 @@ export * from './logger.js';
 export * from './backoff.js';
 export * from './address.js';
 export * from './listen.js';
+export * from './process.js';

