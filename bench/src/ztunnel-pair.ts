@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestPki } from '@ambient/testing';
+import { sumOf, TestPki } from '@ambient/testing';
 import { forgetTempDir, hasExited, stopChild, trackChild, trackTempDir } from './cleanup.js';
 import { CLIENT_IP, NODE_A_IP, NODE_B_IP, READINESS_PORT, SERVER_IP, STATS_PORT } from './topology.js';
 
@@ -108,17 +108,10 @@ export async function startZtunnelPair(options: ZtunnelPairOptions): Promise<Ztu
 
 async function mtlsConnectionsAtDestination(): Promise<number> {
   const text = await (await fetch(`http://${NODE_B_IP}:${String(STATS_PORT)}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (
-      line.startsWith('istio_tcp_connections_opened_total{') &&
-      line.includes('reporter="destination"') &&
-      line.includes('connection_security_policy="mutual_tls"')
-    ) {
-      total += Number(line.slice(line.lastIndexOf('}') + 1));
-    }
-  }
-  return total;
+  return sumOf(text, 'istio_tcp_connections_opened_total', {
+    reporter: 'destination',
+    connection_security_policy: 'mutual_tls',
+  });
 }
 
 /** The CPU profiles the stopped ztunnels wrote to `dir`, as "node: path". */

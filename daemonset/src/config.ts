@@ -1,11 +1,12 @@
 import { EnvReader, isLogLevel, type LevelWithSilent } from '@ambient/core';
+import { HBONE_PORT } from '@ambient/hbone';
 
 /** Ports with Istio's numbers, so operators' habits carry over (DESIGN.md §2). */
 export const DEFAULT_PORTS = {
   admin: 15000,
   stats: 15020,
   readiness: 15021,
-  hbone: 15008,
+  hbone: HBONE_PORT,
   inboundPlaintext: 15006,
   outbound: 15001,
   socks5: 15080,

@@ -5,6 +5,9 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { createLogger } from '@ambient/core';
 import { TestPki } from '@ambient/testing';
+
+/** Sum of the samples of a metric whose labels include the given ones. */
+export { sumOf as sampleSum } from '@ambient/testing';
 import { parseConfig, startZtunnel, type Ztunnel } from '@ambient/ztunnel';
 
 /** A workload in ztunnel's local config format (see README: LOCAL_XDS_PATH). */
@@ -114,22 +117,6 @@ export class LoopbackMesh {
     await Promise.all(this.ztunnels.map((z) => z.shutdown()));
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Sum of every sample of `name` whose labels include the given ones. */
-export function sampleSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const labelText = line.slice(name.length + 1, close);
-    const parsed = new Map<string, string>();
-    for (const match of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
-      parsed.set(match[1] ?? '', match[2] ?? '');
-    if (Object.entries(labels).every(([k, v]) => parsed.get(k) === v))
-      sum += Number(line.slice(close + 1).trim());
-  }
-  return sum;
 }
 
 export async function httpGet(url: string, init?: RequestInit): Promise<{ status: number; body: string }> {

@@ -3,7 +3,7 @@ import { callerName } from './ca-tokens.js';
 import { shortIdentity, type CheckLine } from './checks.js';
 import type { LogLine } from './log-feed.js';
 import type { NodePlan } from './mesh-plan.js';
-import { samplesOf } from './prometheus-text.js';
+import { samplesOf } from '@ambient/testing';
 
 /** ztunnel's counter of CSRs sent to the CA, by `result`. */
 export const CERTIFICATE_REQUESTS_METRIC = 'istio_ztunnel_certificate_requests_total';

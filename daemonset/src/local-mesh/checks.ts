@@ -1,10 +1,9 @@
 import { formatSocketAddress } from '@ambient/core';
+import { sumOf } from '@ambient/testing';
+import { DEFAULT_PORTS } from '../config.js';
 import type { LogLine } from './log-feed.js';
 import type { MetricsWindow, Probe } from './probe.js';
-import { sumOf } from './prometheus-text.js';
 import type { Destination, ResolvedStep } from './tour.js';
-
-const HBONE_PORT = 15008;
 
 export interface Check {
   /** What is checked (`reply`, `bytes`, ...): lines of one kind are printed together. */
@@ -97,7 +96,7 @@ function checkOutbound(step: ResolvedStep, probe: Probe, answerer: Destination):
   const app = formatSocketAddress(answerer.ip, answerer.port);
   switch (answerer.path) {
     case 'hbone': {
-      const hbone = formatSocketAddress(answerer.ip, HBONE_PORT);
+      const hbone = formatSocketAddress(answerer.ip, DEFAULT_PORTS.hbone);
       const ok =
         line['dst.addr'] === hbone &&
         line['dst.hbone_addr'] === app &&

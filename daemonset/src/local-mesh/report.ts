@@ -5,7 +5,7 @@ import { rowsFor, type CaRoot, type NodeCertificates } from './certificate-check
 import { answerTally, formatTally, shortIdentity, type CheckLine } from './checks.js';
 import type { MeshPlan } from './mesh-plan.js';
 import type { Probe } from './probe.js';
-import { formatSample, samplesOf } from './prometheus-text.js';
+import { formatSample, samplesOf } from '@ambient/testing';
 import type { ResolvedStep } from './tour.js';
 
 /** Istio's port numbers; the ztunnels run with their defaults. */
