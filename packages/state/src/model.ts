@@ -14,6 +14,21 @@ export interface Locality {
   readonly subzone: string;
 }
 
+/** Where a waypoint is reached: an address, or a service by `namespace/hostname`; HBONE on `hboneMtlsPort`. */
+export type GatewayAddress =
+  | {
+      readonly kind: 'address';
+      readonly network: string;
+      readonly ip: string;
+      readonly hboneMtlsPort: number;
+    }
+  | {
+      readonly kind: 'hostname';
+      readonly namespace: string;
+      readonly hostname: string;
+      readonly hboneMtlsPort: number;
+    };
+
 export interface Workload {
   readonly uid: string;
   readonly name: string;
@@ -36,6 +51,8 @@ export interface Workload {
   readonly services: ReadonlyMap<string, ReadonlyMap<number, number>>;
   /** Keys `namespace/name` of the selector-scoped authorization policies that apply to this workload. */
   readonly authorizationPolicies: readonly string[];
+  /** The waypoint that traffic to this workload goes through, if any. */
+  readonly waypoint?: GatewayAddress;
   /** `spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>`, derived. */
   readonly identity: string;
 }
@@ -59,6 +76,8 @@ export interface Service {
   readonly vips: readonly ServiceVip[];
   readonly ports: readonly ServicePort[];
   readonly subjectAltNames: readonly string[];
+  /** The waypoint that traffic to this service goes through, if any. */
+  readonly waypoint?: GatewayAddress;
   /** `namespace/hostname`, derived: the xDS resource name and the key workloads list services by. */
   readonly key: string;
 }
@@ -94,6 +113,7 @@ export interface WorkloadInit {
   readonly locality?: Locality;
   readonly services?: ReadonlyMap<string, ReadonlyMap<number, number>>;
   readonly authorizationPolicies?: readonly string[];
+  readonly waypoint?: GatewayAddress;
 }
 
 export interface ServiceInit {
@@ -103,6 +123,7 @@ export interface ServiceInit {
   readonly vips?: readonly ServiceVip[];
   readonly ports?: readonly ServicePort[];
   readonly subjectAltNames?: readonly string[];
+  readonly waypoint?: GatewayAddress;
 }
 
 export function serviceKey(namespace: string, hostname: string): string {
@@ -142,6 +163,7 @@ export function createWorkload(init: WorkloadInit): Workload {
     ...(init.locality === undefined ? {} : { locality: Object.freeze({ ...init.locality }) }),
     services,
     authorizationPolicies: Object.freeze([...(init.authorizationPolicies ?? [])]),
+    ...(init.waypoint === undefined ? {} : { waypoint: Object.freeze({ ...init.waypoint }) }),
     identity: formatIdentity({ trustDomain, namespace: init.namespace, serviceAccount }),
   };
   return Object.freeze(workload);
@@ -162,6 +184,7 @@ export function createService(init: ServiceInit): Service {
       ),
     ),
     subjectAltNames: Object.freeze([...(init.subjectAltNames ?? [])]),
+    ...(init.waypoint === undefined ? {} : { waypoint: Object.freeze({ ...init.waypoint }) }),
     key: serviceKey(init.namespace, init.hostname),
   };
   return Object.freeze(service);

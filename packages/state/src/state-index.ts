@@ -1,10 +1,13 @@
 import { normalizeIp } from '@ambient/core';
+import type { Authorization } from './authorization.js';
 import type { Endpoint, Service, Workload } from './model.js';
 
 /** A snapshot of the mesh as the control plane describes it. */
 export interface StateSnapshot {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];
+  /** L4 authorization policies; absent means none. */
+  readonly authorizations?: readonly Authorization[];
 }
 
 /** Every lookup of one snapshot, built once so that each lookup is a Map hit. */
@@ -24,11 +27,18 @@ export interface StateIndex {
   /** Service key → healthy endpoints ordered by workload uid; endpoints may precede their service. */
   readonly endpointsByServiceKey: ReadonlyMap<string, readonly Endpoint[]>;
   readonly workloadsByNode: ReadonlyMap<string, readonly Workload[]>;
+  readonly authorizations: readonly Authorization[];
+  /** Key `namespace/name`. */
+  readonly authorizationByKey: ReadonlyMap<string, Authorization>;
+  /** NAMESPACE-scoped policies by namespace. */
+  readonly namespaceAuthorizations: ReadonlyMap<string, readonly Authorization[]>;
+  readonly globalAuthorizations: readonly Authorization[];
 }
 
 export const EMPTY_SNAPSHOT: StateSnapshot = Object.freeze({
   workloads: Object.freeze([]),
   services: Object.freeze([]),
+  authorizations: Object.freeze([]),
 });
 
 export function networkIpKey(network: string, ip: string): string {
@@ -89,6 +99,16 @@ export function buildStateIndex(snapshot: StateSnapshot, version: number): State
   }
   for (const sameHost of servicesByHostname.values()) Object.freeze(sameHost);
 
+  const authorizationByKey = new Map<string, Authorization>();
+  for (const policy of snapshot.authorizations ?? []) authorizationByKey.set(policy.key, policy);
+  const namespaceAuthorizations = new Map<string, Authorization[]>();
+  const globalAuthorizations: Authorization[] = [];
+  for (const policy of authorizationByKey.values()) {
+    if (policy.scope === 'NAMESPACE') pushTo(namespaceAuthorizations, policy.namespace, policy);
+    else if (policy.scope === 'GLOBAL') globalAuthorizations.push(policy);
+  }
+  for (const inNamespace of namespaceAuthorizations.values()) Object.freeze(inNamespace);
+
   return {
     version,
     workloads: Object.freeze([...workloadByUid.values()]),
@@ -102,5 +122,9 @@ export function buildStateIndex(snapshot: StateSnapshot, version: number): State
     servicesByHostname,
     endpointsByServiceKey,
     workloadsByNode,
+    authorizations: Object.freeze([...authorizationByKey.values()]),
+    authorizationByKey,
+    namespaceAuthorizations,
+    globalAuthorizations: Object.freeze(globalAuthorizations),
   };
 }

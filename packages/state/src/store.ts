@@ -1,4 +1,5 @@
 import { errorMessage, normalizeIp } from '@ambient/core';
+import type { Authorization } from './authorization.js';
 import type { Endpoint, Service, Workload } from './model.js';
 import {
   buildStateIndex,
@@ -21,6 +22,8 @@ export interface ProxyStateOptions {
 const NO_WORKLOADS: readonly Workload[] = Object.freeze([]);
 const NO_SERVICES: readonly Service[] = Object.freeze([]);
 const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
+const NO_KEYS: readonly string[] = Object.freeze([]);
+const NO_AUTHORIZATIONS: readonly Authorization[] = Object.freeze([]);
 
 function warnListenerError(error: unknown): void {
   process.emitWarning(`a state change listener threw: ${errorMessage(error)}`, 'ProxyStateListenerError');
@@ -114,5 +117,38 @@ export class ProxyState {
 
   services(): readonly Service[] {
     return this.current.services;
+  }
+
+  authorizations(): readonly Authorization[] {
+    return this.current.authorizations;
+  }
+
+  /** By `namespace/name`. */
+  authorizationByKey(key: string): Authorization | undefined {
+    return this.current.authorizationByKey.get(key);
+  }
+
+  /**
+   * The policies that apply to connections to this workload, as ztunnel collects them (reference §5.2):
+   * GLOBAL ones, NAMESPACE ones of the workload's namespace, and the selector-scoped keys the workload
+   * lists. Keys naming no known policy are returned in `unknownKeys` (logged by the caller, then skipped).
+   */
+  authorizationsFor(workload: Workload): {
+    readonly policies: readonly Authorization[];
+    readonly unknownKeys: readonly string[];
+  } {
+    const index = this.current;
+    const inNamespace = index.namespaceAuthorizations.get(workload.namespace) ?? NO_AUTHORIZATIONS;
+    if (workload.authorizationPolicies.length === 0 && index.globalAuthorizations.length === 0) {
+      return { policies: inNamespace, unknownKeys: NO_KEYS };
+    }
+    const policies = [...index.globalAuthorizations, ...inNamespace];
+    let unknownKeys: string[] | undefined;
+    for (const key of workload.authorizationPolicies) {
+      const policy = index.authorizationByKey.get(key);
+      if (policy === undefined) (unknownKeys ??= []).push(key);
+      else if (policy.scope === 'WORKLOAD_SELECTOR') policies.push(policy);
+    }
+    return { policies, unknownKeys: unknownKeys ?? NO_KEYS };
   }
 }
