@@ -1,16 +1,19 @@
 import net from 'node:net';
 import { Server as HttpServer } from 'node:http';
 import { closeServer, createLogger, errorMessage, listenOn, type Logger } from '@ambient/core';
-import { HbonePool, HboneServer } from '@ambient/hbone';
-import { loadLocalConfig, ProxyState } from '@ambient/state';
+import { HbonePool } from '@ambient/hbone';
+import { ProxyState } from '@ambient/state';
 import { Metrics } from '@ambient/telemetry';
 import { createHttpServer, json, loggingRoute, metricsRoutes, readinessRoutes, text } from './admin.js';
 import { createCertificateSource, type CertificateDump, type CertificateSource } from './certificates.js';
 import { internalPorts, type ZtunnelConfig } from './config.js';
 import { InboundProxy } from './proxy/inbound.js';
+import { InboundAuthorizer } from './proxy/inbound-authorization.js';
 import { InboundPassthroughProxy } from './proxy/inbound-passthrough.js';
 import { ConnectionTracker, type ProxyInputs } from './proxy/inputs.js';
 import { OutboundProxy } from './proxy/outbound.js';
+import { startStateSource, type StateSource } from './state-source.js';
+import { WorkloadListeners } from './workload-listeners.js';
 
 export interface StartOptions {
   readonly logger?: Logger;
@@ -46,18 +49,20 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   const metrics = new Metrics();
   const connections = new ConnectionTracker();
   const servers: net.Server[] = [];
-  const hboneServers: HboneServer[] = [];
   const bind = async (server: net.Server, host: string, port: number, what: string): Promise<void> => {
     await listenOn(server, host, port, what);
     servers.push(server);
   };
   let pool: HbonePool | undefined;
   let certificates: CertificateSource | undefined;
+  let listeners: WorkloadListeners | undefined;
+  let stopStateSource: (() => void) | undefined;
   const closeAll = (): void => {
     for (const server of servers) server.close();
-    for (const hbone of hboneServers) hbone.destroy();
+    listeners?.destroy();
     pool?.destroy();
     certificates?.close();
+    stopStateSource?.();
   };
 
   try {
@@ -68,24 +73,24 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     );
     await bind(readiness, config.instanceIp, config.ports.readiness, 'readiness');
 
-    const state = new ProxyState(await loadLocalConfig(config.localXdsPath));
+    const state = new ProxyState(undefined, {
+      onListenerError: (error) => {
+        logger.error({ error: errorMessage(error) }, 'a state change listener failed');
+      },
+    });
     const source = createCertificateSource(config, logger, metrics.registry);
     certificates = source;
-    pending.delete('config');
+    const stateSource = await startStateSource(config, state, logger, metrics.registry);
+    stopStateSource = () => {
+      stateSource.close();
+    };
     pool = new HbonePool({
       certificates: source,
       logger,
       maxStreamsPerConnection: config.poolMaxStreamsPerConnection,
       idleTimeoutMs: config.poolUnusedReleaseTimeoutMs,
     });
-    const localWorkloads = state.workloadsOnNode(config.nodeName);
-    // Every mesh identity on this node gets its certificate before its listener opens.
-    const localIdentities = new Set(
-      localWorkloads.filter((w) => w.tunnelProtocol === 'HBONE').map((w) => w.identity),
-    );
-    for (const identity of localIdentities) source.track(identity);
-    await Promise.all([...localIdentities].map((identity) => source.ready(identity)));
-    pending.delete('certificates');
+    const selfIps = new Set([config.instanceIp]);
     const inputs: ProxyInputs = {
       config,
       state,
@@ -94,9 +99,20 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       metrics,
       logger,
       connections,
+      authorizer: new InboundAuthorizer(state, logger),
       internalPorts: internalPorts(config),
-      selfIps: new Set([config.instanceIp, ...localWorkloads.flatMap((w) => w.workloadIps)]),
+      selfIps,
     };
+    const workloadListeners = new WorkloadListeners({
+      config,
+      state,
+      certificates: source,
+      logger,
+      onHboneStream: new InboundProxy(inputs).handle,
+      onPlaintext: new InboundPassthroughProxy(inputs).handle,
+      selfIps,
+    });
+    listeners = workloadListeners;
 
     let shutdownPromise: Promise<void> | undefined;
     const ztunnel: Ztunnel = {
@@ -106,7 +122,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       pool,
       logger,
       connections,
-      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, hboneServers, source)),
+      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, workloadListeners, source, stateSource)),
     };
 
     const admin = createHttpServer(
@@ -115,7 +131,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
           text(res, 200, 'ztunnel admin: /config_dump /logging /quitquitquit\n');
         },
         '/config_dump': (_req, _url, res) => {
-          json(res, 200, configDump(config, state, source.dump()));
+          json(res, 200, configDump(config, state, source.dump(), stateSource.status()));
         },
         '/logging': loggingRoute(logger, config.logLevel),
         '/quitquitquit': (req, _url, res) => {
@@ -137,34 +153,17 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       'metrics',
     );
 
-    const inbound = new InboundProxy(inputs);
-    const serversByIdentity = new Map<string, HboneServer[]>();
-    const passthrough = new InboundPassthroughProxy(inputs);
-    for (const workload of localWorkloads) {
-      for (const ip of workload.workloadIps) {
-        if (workload.tunnelProtocol === 'HBONE') {
-          const certificate = await source.ready(workload.identity);
-          const hbone = await HboneServer.listen({
-            host: ip,
-            port: config.ports.hbone,
-            certificate,
-            logger,
-            onStream: inbound.handle,
-          });
-          hboneServers.push(hbone);
-          serversByIdentity.set(workload.identity, [
-            ...(serversByIdentity.get(workload.identity) ?? []),
-            hbone,
-          ]);
-        }
-        await bind(
-          net.createServer({ allowHalfOpen: true, noDelay: true }, passthrough.handle),
-          ip,
-          config.ports.inboundPlaintext,
-          `inbound plaintext (${workload.namespace}/${workload.name})`,
-        );
-      }
-    }
+    // Not ready, and no listener open, until the first complete state is in: serving on half a
+    // state (workloads without their policies) would let through what a policy denies.
+    await stateSource.ready;
+    pending.delete('config');
+    // Every mesh identity on this node gets its certificate before its listener opens; a taken
+    // port at startup fails the start.
+    await workloadListeners.reconcile(true);
+    pending.delete('certificates');
+    state.onChange(() => {
+      void workloadListeners.reconcile();
+    });
     if (config.socks5Enabled) {
       const outbound = new OutboundProxy(inputs);
       await bind(
@@ -178,14 +177,14 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     // sessions made with the old one are retired so the next connection dials with the new one.
     const retiringPool = pool;
     source.onRotate((identity, certificate) => {
-      for (const hbone of serversByIdentity.get(identity) ?? []) hbone.setCertificate(certificate);
+      for (const hbone of workloadListeners.serversFor(identity)) hbone.setCertificate(certificate);
       retiringPool.retireIdentity(identity);
       logger.info({ identity, serial: certificate.serialNumber }, 'certificate rotated');
     });
     pending.delete('listeners');
     logger.info(
       {
-        workloads: localWorkloads.map((w) => `${w.namespace}/${w.name}`),
+        workloads: state.workloadsOnNode(config.nodeName).map((w) => `${w.namespace}/${w.name}`),
         admin: `${config.adminIp}:${String(config.ports.admin)}`,
       },
       'ztunnel ready',
@@ -201,14 +200,16 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
 async function drain(
   ztunnel: Ztunnel,
   servers: net.Server[],
-  hboneServers: HboneServer[],
+  workloadListeners: WorkloadListeners,
   certificates: CertificateSource,
+  stateSource: StateSource,
 ): Promise<void> {
   const { logger, connections, config, pool } = ztunnel;
   logger.info({ open: connections.size, deadlineMs: config.terminationDeadlineMs }, 'draining');
   // Listeners first: nothing new arrives while the old finishes.
   for (const server of servers) server.close();
-  for (const hbone of hboneServers) hbone.drain();
+  workloadListeners.drain();
+  stateSource.close();
   pool.close();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'deadline'>((resolve) => {
@@ -224,7 +225,7 @@ async function drain(
     // Destroyed sockets report 'close' on a later tick; wait so every outcome is recorded first.
     await connections.idle();
   }
-  for (const hbone of hboneServers) hbone.destroy();
+  workloadListeners.destroy();
   pool.destroy();
   certificates.close();
   for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
@@ -232,14 +233,21 @@ async function drain(
   logger.info('drained');
 }
 
-function configDump(config: ZtunnelConfig, state: ProxyState, certificates: CertificateDump[]): unknown {
+function configDump(
+  config: ZtunnelConfig,
+  state: ProxyState,
+  certificates: CertificateDump[],
+  stateSource: unknown,
+): unknown {
   return {
     config,
+    stateSource,
     workloads: state.workloads().map((w) => ({
       ...w,
       services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
     })),
     services: state.services(),
+    policies: state.authorizations(),
     certificates,
   };
 }

@@ -35,6 +35,24 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({ caAddress: '127.0.0.1:15012', secretTtlSeconds: 3600 });
   });
 
+  it('reads workloads from a control plane when XDS_ADDRESS is set: https:// or bare = TLS, http:// = plaintext', () => {
+    const certs = { WORKLOAD_CERTS_DIR: '/c', CA_ROOT_CA: '/root.pem' };
+    expect(parseConfig({ ...certs, XDS_ADDRESS: 'https://istiod.istio-system.svc:15012' }).xds).toEqual({
+      address: 'istiod.istio-system.svc:15012',
+      tls: true,
+      rootCertPath: '/root.pem',
+      serverName: undefined,
+    });
+    expect(parseConfig({ ...certs, XDS_ADDRESS: '127.0.0.1:15012' }).xds?.tls).toBe(true);
+    const plain = parseConfig({ ...certs, XDS_ADDRESS: 'http://127.0.0.1:15010', XDS_ROOT_CA: '/x.pem' });
+    expect(plain.xds).toMatchObject({ address: '127.0.0.1:15010', tls: false, rootCertPath: '/x.pem' });
+    expect(plain.localXdsPath).toBeUndefined();
+    expect(() => parseConfig({ ...certs, XDS_ADDRESS: 'istiod' })).toThrow(/XDS_ADDRESS.*host:port/);
+    expect(() => parseConfig({ ...certs, XDS_ADDRESS: 'a:1', LOCAL_XDS_PATH: '/m.yaml' })).toThrow(
+      /either LOCAL_XDS_PATH or XDS_ADDRESS/,
+    );
+  });
+
   it('keeps admin on loopback even when the instance address is not', () => {
     expect(parseConfig({ ...required, INSTANCE_IP: '10.1.2.3' }).adminIp).toBe('127.0.0.1');
     expect(parseConfig({ ...required, INSTANCE_IP: '127.0.0.12' }).adminIp).toBe('127.0.0.12');

@@ -12,6 +12,17 @@ export const DEFAULT_PORTS = {
   socks5: 15080,
 } as const;
 
+export interface XdsConfig {
+  /** `host:port`. */
+  readonly address: string;
+  /** `https://` or no scheme: TLS verified against `rootCertPath`; `http://`: plaintext (a local control plane's 15010). */
+  readonly tls: boolean;
+  /** XDS_ROOT_CA, defaulting to CA_ROOT_CA. */
+  readonly rootCertPath: string;
+  /** ALT_XDS_HOSTNAME: the name the control plane's certificate is checked against. */
+  readonly serverName: string | undefined;
+}
+
 export interface ZtunnelConfig {
   /** The node this ztunnel serves: it proxies for workloads whose `node` is this. */
   readonly nodeName: string;
@@ -21,8 +32,13 @@ export interface ZtunnelConfig {
   readonly adminIp: string;
   readonly clusterId: string;
   readonly trustDomain: string;
-  /** Static workload/service config (ztunnel's LOCAL_XDS_PATH). */
-  readonly localXdsPath: string;
+  /** Static workload/service config (ztunnel's LOCAL_XDS_PATH); exclusive with `xds`. */
+  readonly localXdsPath: string | undefined;
+  /** The control plane serving Delta xDS (XDS_ADDRESS); exclusive with `localXdsPath`. */
+  readonly xds: XdsConfig | undefined;
+  /** This ztunnel's pod, for its xDS node id (POD_NAME, POD_NAMESPACE). */
+  readonly podName: string;
+  readonly podNamespace: string;
   /** Workload certificates from files: root-cert.pem and workloads/<ns>/<sa>/{cert-chain.pem,key.pem}. */
   readonly certsDir: string;
   /** The CA (istiod's or ours), `host:port`; when set, certificates come from CSRs, not files. */
@@ -69,7 +85,17 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const read = new EnvReader(env);
   const port = (name: string, fallback: number): number => read.int(name, fallback, 0, 65535);
   const localXdsPath = read.optionalString('LOCAL_XDS_PATH');
-  if (localXdsPath === undefined) read.problem('LOCAL_XDS_PATH', 'required: the workload config file');
+  const xdsAddressText = read.optionalString('XDS_ADDRESS');
+  if (localXdsPath === undefined && xdsAddressText === undefined) {
+    read.problem('XDS_ADDRESS', 'required (or LOCAL_XDS_PATH): where workloads and policies come from');
+  }
+  if (localXdsPath !== undefined && xdsAddressText !== undefined) {
+    read.problem('LOCAL_XDS_PATH', 'set either LOCAL_XDS_PATH or XDS_ADDRESS, not both');
+  }
+  const xdsAddress = xdsAddressText?.replace(/^https?:\/\//, '');
+  if (xdsAddress !== undefined && !/^[^/\s]+:\d+$/.test(xdsAddress)) {
+    read.problem('XDS_ADDRESS', `expected [https://|http://]host:port, got "${xdsAddressText ?? ''}"`);
+  }
   const certsDir = read.optionalString('WORKLOAD_CERTS_DIR');
   const caAddress = read.optionalString('CA_ADDRESS')?.replace(/^https?:\/\//, '');
   if (certsDir === undefined && caAddress === undefined) {
@@ -79,16 +105,28 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   if (!isLogLevel(logLevel)) read.problem('LOG_LEVEL', `unknown level "${logLevel}"`);
   const terminationGraceSeconds = read.int('TERMINATION_GRACE_PERIOD_SECONDS', 0);
   const instanceIp = read.string('INSTANCE_IP', '127.0.0.1');
+  const caRootCertPath = read.string('CA_ROOT_CA', './var/run/secrets/istio/root-cert.pem');
   const config: ZtunnelConfig = {
     nodeName: read.string('NODE_NAME', 'local'),
     instanceIp,
     adminIp: isLoopback(instanceIp) ? instanceIp : '127.0.0.1',
     clusterId: read.string('CLUSTER_ID', read.string('ISTIO_META_CLUSTER_ID', 'Kubernetes')),
     trustDomain: read.string('TRUST_DOMAIN', 'cluster.local'),
-    localXdsPath: localXdsPath ?? '',
+    localXdsPath,
+    xds:
+      xdsAddress === undefined
+        ? undefined
+        : Object.freeze({
+            address: xdsAddress,
+            tls: !(xdsAddressText ?? '').startsWith('http://'),
+            rootCertPath: read.string('XDS_ROOT_CA', caRootCertPath),
+            serverName: read.optionalString('ALT_XDS_HOSTNAME'),
+          }),
+    podName: read.string('POD_NAME', 'ztunnel'),
+    podNamespace: read.string('POD_NAMESPACE', 'istio-system'),
     certsDir: certsDir ?? '',
     caAddress,
-    caRootCertPath: read.string('CA_ROOT_CA', './var/run/secrets/istio/root-cert.pem'),
+    caRootCertPath,
     caServerName: read.optionalString('ALT_CA_HOSTNAME'),
     authTokenPath: read.optionalString('AUTH_TOKEN'),
     secretTtlSeconds: Math.round(read.durationMs('SECRET_TTL', 24 * 3_600_000) / 1000),

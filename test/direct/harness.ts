@@ -102,7 +102,8 @@ export class LoopbackMesh {
     const config = parseConfig({
       NODE_NAME: node,
       INSTANCE_IP: instanceIp,
-      LOCAL_XDS_PATH: this.configPath,
+      // Workloads from the file, unless the test points the ztunnel at a control plane.
+      ...(env.XDS_ADDRESS === undefined ? { LOCAL_XDS_PATH: this.configPath } : {}),
       WORKLOAD_CERTS_DIR: join(this.dir, 'certs'),
       ...env,
     });

@@ -150,3 +150,116 @@ describe('buildRequest', () => {
     expect(summary(buildRequest(state, source, target, options))).toEqual(expected);
   });
 });
+
+describe('buildRequest through waypoints', () => {
+  const WAYPOINT_SVC = 'default/waypoint.default.svc.cluster.local';
+  const waypointPod = workload({
+    name: 'waypoint',
+    serviceAccount: 'waypoint',
+    workloadIps: ['10.0.3.1'],
+    tunnelProtocol: 'HBONE',
+    services: new Map([[WAYPOINT_SVC, new Map([[15008, 15008]])]]),
+  });
+  const byVip = { kind: 'address' as const, network: '', ip: '10.96.0.9', hboneMtlsPort: 15008 };
+  const byName = {
+    kind: 'hostname' as const,
+    namespace: 'default',
+    hostname: 'waypoint.default.svc.cluster.local',
+    hboneMtlsPort: 15008,
+  };
+  const missing = { ...byName, hostname: 'gone.default.svc.cluster.local' };
+  const meshWith = (extra: {
+    serviceWaypoint?: typeof byVip | typeof byName;
+    podWaypoint?: typeof byVip | typeof missing;
+  }) =>
+    new ProxyState({
+      workloads: [
+        source,
+        waypointPod,
+        workload({
+          name: 'reviews',
+          serviceAccount: 'reviews',
+          workloadIps: ['10.0.2.2'],
+          tunnelProtocol: 'HBONE',
+          services: new Map([['default/reviews.default.svc.cluster.local', new Map([[80, 9080]])]]),
+          ...(extra.podWaypoint ? { waypoint: extra.podWaypoint } : {}),
+        }),
+      ],
+      services: [
+        createService({
+          name: 'waypoint',
+          namespace: 'default',
+          hostname: 'waypoint.default.svc.cluster.local',
+          vips: [{ network: '', ip: '10.96.0.9' }],
+          ports: [{ servicePort: 15008, targetPort: 15008 }],
+        }),
+        createService({
+          name: 'reviews',
+          namespace: 'default',
+          hostname: 'reviews.default.svc.cluster.local',
+          vips: [{ network: '', ip: '10.96.0.5' }],
+          ports: [{ servicePort: 80, targetPort: 9080 }],
+          ...(extra.serviceWaypoint ? { waypoint: extra.serviceWaypoint } : {}),
+        }),
+      ],
+    });
+  const WAYPOINT_ID = 'spiffe://cluster.local/ns/default/sa/waypoint';
+
+  it.each([
+    ['by the waypoint service’s VIP', byVip],
+    ['by the waypoint service’s name', byName],
+  ])('a service with a waypoint (%s) → HBONE to a waypoint pod, the VIP as authority', (_name, gateway) => {
+    const decision = buildRequest(
+      meshWith({ serviceWaypoint: gateway }),
+      source,
+      { ip: '10.96.0.5', port: 80 },
+      options,
+    );
+    expect(summary(decision)).toMatchObject({
+      kind: 'hbone',
+      to: '10.0.3.1:15008',
+      authority: '10.96.0.5:80',
+      expected: [WAYPOINT_ID],
+    });
+  });
+
+  it('a pod with a waypoint, called by its IP → HBONE to the waypoint with the pod IP:port as authority', () => {
+    const decision = buildRequest(
+      meshWith({ podWaypoint: byVip }),
+      source,
+      { ip: '10.0.2.2', port: 9080 },
+      options,
+    );
+    expect(summary(decision)).toMatchObject({
+      kind: 'hbone',
+      to: '10.0.3.1:15008',
+      authority: '10.0.2.2:9080',
+      expected: [WAYPOINT_ID],
+      destination: 'reviews',
+    });
+  });
+
+  it('an unknown waypoint refuses the connection instead of going around it', () => {
+    const decision = buildRequest(
+      meshWith({ podWaypoint: missing }),
+      source,
+      { ip: '10.0.2.2', port: 9080 },
+      options,
+    );
+    expect(summary(decision)).toEqual({ kind: 'reject', code: 'MESH_ERR_WAYPOINT_UNKNOWN' });
+  });
+
+  it('the waypoint’s own traffic goes straight to the destination (no loop)', () => {
+    const decision = buildRequest(
+      meshWith({ serviceWaypoint: byVip }),
+      waypointPod,
+      { ip: '10.96.0.5', port: 80 },
+      options,
+    );
+    expect(summary(decision)).toMatchObject({
+      kind: 'hbone',
+      to: '10.0.2.2:15008',
+      authority: '10.0.2.2:9080',
+    });
+  });
+});

@@ -1,5 +1,11 @@
 import { ErrorCode, formatSocketAddress, type SocketAddress } from '@ambient/core';
-import { pickEndpoint, type ProxyState, type Service, type Workload } from '@ambient/state';
+import {
+  pickEndpoint,
+  type GatewayAddress,
+  type ProxyState,
+  type Service,
+  type Workload,
+} from '@ambient/state';
 
 /** Where an outbound connection goes and how: decided once, before a byte moves. */
 export type OutboundDecision =
@@ -13,6 +19,8 @@ export type OutboundDecision =
       readonly expectedIdentities: readonly string[];
       readonly destination: Workload;
       readonly service: Service | undefined;
+      /** Set when the connection goes through the destination's waypoint (the peer is the waypoint). */
+      readonly waypoint?: Workload;
     }
   | {
       /** A known workload outside the mesh: plain TCP to it. */
@@ -28,7 +36,8 @@ export type OutboundDecision =
     }
   | {
       readonly kind: 'reject';
-      readonly code: typeof ErrorCode.NoHealthyUpstream | typeof ErrorCode.SelfCall;
+      readonly code:
+        typeof ErrorCode.NoHealthyUpstream | typeof ErrorCode.SelfCall | typeof ErrorCode.WaypointUnknown;
       readonly reason: string;
     };
 
@@ -40,6 +49,8 @@ export interface BuildRequestOptions {
   /** Addresses of this ztunnel and the workloads it serves. */
   readonly selfIps: ReadonlySet<string>;
   readonly random?: () => number;
+  /** Set for the waypoint's own traffic to its target, which must not loop back to it. */
+  readonly ignoreWaypoints?: boolean;
 }
 
 /**
@@ -50,7 +61,7 @@ export interface BuildRequestOptions {
  */
 export function buildRequest(
   state: ProxyState,
-  _source: Workload,
+  source: Workload,
   target: SocketAddress,
   options: BuildRequestOptions,
 ): OutboundDecision {
@@ -65,6 +76,9 @@ export function buildRequest(
   let destination: Workload | undefined;
   let targetPort = target.port;
   const service = state.serviceByVip(target.ip);
+  // A service's waypoint takes the connection to the VIP as it is: the waypoint picks the endpoint.
+  if (service?.waypoint && options.ignoreWaypoints !== true)
+    return viaWaypoint(state, source, service.waypoint, target, service, undefined, options);
   if (service) {
     const picked = pickEndpoint(state, service, target.port, options.random);
     if (!picked) {
@@ -81,6 +95,9 @@ export function buildRequest(
   }
 
   if (!destination) return { kind: 'passthrough', address: target };
+  if (destination.waypoint && !service && options.ignoreWaypoints !== true) {
+    return viaWaypoint(state, source, destination.waypoint, target, undefined, destination, options);
+  }
 
   // The pod IP of the same family as the address we were given, so v4 stays v4.
   const podIp = sameFamilyIp(destination.workloadIps, target.ip);
@@ -97,6 +114,68 @@ export function buildRequest(
     };
   }
   return { kind: 'tcp', address: { ip: podIp, port: targetPort }, destination, service };
+}
+
+/**
+ * HBONE to the waypoint (reference §3.6): dial a waypoint pod on its HBONE port with the original
+ * destination (VIP:port or pod IP:port) as `:authority`, expecting the waypoint's identity. Traffic from
+ * the waypoint itself goes straight to its target, or it would loop. A waypoint that cannot be resolved
+ * refuses the connection: sending it around the waypoint would skip the policies it enforces.
+ */
+function viaWaypoint(
+  state: ProxyState,
+  source: Workload,
+  gateway: GatewayAddress,
+  target: SocketAddress,
+  service: Service | undefined,
+  destination: Workload | undefined,
+  options: BuildRequestOptions,
+): OutboundDecision {
+  const waypoint = resolveWaypoint(state, gateway, options.random);
+  if (waypoint?.uid === source.uid) {
+    return buildRequest(state, source, target, { ...options, ignoreWaypoints: true });
+  }
+  const ip = waypoint && sameFamilyIp(waypoint.workloadIps, target.ip);
+  if (!waypoint || ip === undefined || waypoint.tunnelProtocol !== 'HBONE') {
+    return {
+      kind: 'reject',
+      code: ErrorCode.WaypointUnknown,
+      reason: `waypoint ${describeGateway(gateway)} of ${formatSocketAddress(target.ip, target.port)} is unknown`,
+    };
+  }
+  const picked = destination ?? waypoint;
+  return {
+    kind: 'hbone',
+    hboneAddress: { ip, port: gateway.hboneMtlsPort },
+    authority: formatSocketAddress(target.ip, target.port),
+    expectedIdentities: [waypoint.identity],
+    destination: picked,
+    service,
+    waypoint,
+  };
+}
+
+/** A waypoint pod: the address may be a pod IP or the waypoint service's VIP (any of its endpoints). */
+function resolveWaypoint(
+  state: ProxyState,
+  gateway: GatewayAddress,
+  random: (() => number) | undefined,
+): Workload | undefined {
+  const service =
+    gateway.kind === 'address'
+      ? state.serviceByVip(gateway.ip, gateway.network === '' ? undefined : gateway.network)
+      : state.serviceByKey(`${gateway.namespace}/${gateway.hostname}`);
+  if (service) {
+    const endpoints = state.endpoints(service);
+    if (endpoints.length === 0) return undefined;
+    const index = Math.floor((random ?? Math.random)() * endpoints.length);
+    return endpoints[Math.min(index, endpoints.length - 1)]?.workload;
+  }
+  return gateway.kind === 'address' ? state.workloadByIp(gateway.ip) : undefined;
+}
+
+function describeGateway(gateway: GatewayAddress): string {
+  return gateway.kind === 'address' ? gateway.ip : `${gateway.namespace}/${gateway.hostname}`;
 }
 
 function sameFamilyIp(ips: readonly string[], like: string): string {

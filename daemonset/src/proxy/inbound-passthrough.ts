@@ -53,7 +53,20 @@ export class InboundPassthroughProxy {
       fail(new MeshError(ErrorCode.HboneUnknownWorkload, `no local workload has IP ${target.ip}`));
       return;
     }
+    const attributes = {
+      sourceIp,
+      sourcePort: client.remotePort ?? 0,
+      destinationIp: target.ip,
+      destinationPort: target.port,
+      sourceIdentity: undefined,
+    };
+    const denied = this.inputs.authorizer.check(workload, attributes);
+    if (denied) {
+      fail(denied);
+      return;
+    }
     connections.add(client);
+    this.inputs.authorizer.track(workload, attributes, client);
     client.once('close', () => {
       connections.delete(client);
     });

@@ -14,6 +14,7 @@ import {
   rejectStream,
   type InboundStream,
 } from '@ambient/hbone';
+import type { ConnectionAttributes } from '@ambient/policy';
 import { resolveTargetPort, type Service, type Workload } from '@ambient/state';
 import { ConnectionResult, type ServiceInfo, type WorkloadInfo } from '@ambient/telemetry';
 import type { ProxyInputs } from './inputs.js';
@@ -25,6 +26,7 @@ const STATUS_FOR: Partial<Record<ErrorCodeType, number>> = {
   [ErrorCode.HboneBadMethod]: 400,
   [ErrorCode.HboneBadAuthority]: 400,
   [ErrorCode.HboneIpMismatch]: 400,
+  [ErrorCode.AuthorizationDenied]: 401,
   [ErrorCode.HboneUnknownWorkload]: 503,
   [ErrorCode.HboneUnknownTarget]: 503,
   [ErrorCode.ConnectFailed]: 503,
@@ -37,6 +39,7 @@ type InboundDecision =
       readonly workload: Workload;
       readonly targetPort: number;
       readonly service: Service | undefined;
+      readonly attributes: ConnectionAttributes;
     }
   | { readonly kind: 'reject'; readonly error: MeshError; readonly workload: Workload | undefined };
 
@@ -75,6 +78,7 @@ export class InboundProxy {
     const stream = request.stream;
     stream.on('error', noop); // the pump reports stream errors once it runs
     this.inputs.connections.add(stream);
+    this.inputs.authorizer.track(decision.workload, decision.attributes, stream);
     stream.once('close', () => {
       this.inputs.connections.delete(stream);
     });
@@ -107,7 +111,7 @@ export class InboundProxy {
       });
   };
 
-  /** ztunnel's checks, in its order: method, authority, local workload, destination IP, port. */
+  /** ztunnel's checks, in its order: method, authority, local workload, destination IP, port, policy. */
   private decide(request: InboundStream): InboundDecision {
     const { state, internalPorts } = this.inputs;
     const workload = state.workloadByIp(request.localIp);
@@ -149,7 +153,16 @@ export class InboundProxy {
         workload,
       );
     }
-    return { kind: 'forward', workload, targetPort, service };
+    const attributes: ConnectionAttributes = {
+      sourceIp: request.remoteIp,
+      sourcePort: request.remotePort,
+      destinationIp: request.localIp,
+      destinationPort: targetPort,
+      sourceIdentity: request.peerIdentityUri,
+    };
+    const denied = this.inputs.authorizer.check(workload, attributes);
+    if (denied) return { kind: 'reject', error: denied, workload };
+    return { kind: 'forward', workload, targetPort, service, attributes };
   }
 
   /** A hostname target: one of the workload's services, its port mapped to the target port. */

@@ -5,6 +5,7 @@ import type { HbonePool } from '@ambient/hbone';
 import type { ProxyState } from '@ambient/state';
 import type { Metrics } from '@ambient/telemetry';
 import type { ZtunnelConfig } from '../config.js';
+import type { InboundAuthorizer } from './inbound-authorization.js';
 
 /** Everything a proxy component needs, bundled once at startup (ztunnel's ProxyInputs). */
 export interface ProxyInputs {
@@ -15,6 +16,7 @@ export interface ProxyInputs {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly connections: ConnectionTracker;
+  readonly authorizer: InboundAuthorizer;
   /** ztunnel's own ports and addresses, for loop detection. */
   readonly internalPorts: ReadonlySet<number>;
   readonly selfIps: ReadonlySet<string>;

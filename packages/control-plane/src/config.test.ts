@@ -12,12 +12,34 @@ describe('parseConfig', () => {
       caStateDir: '/var/lib/ca',
       caTokensFile: '/etc/ca/tokens.yaml',
       localXdsPath: undefined,
+      configDir: undefined,
+      kubernetes: false,
+      xdsPlaintextListen: { ip: '127.0.0.1', port: 15010 },
+      rootNamespace: 'istio-system',
+      clusterId: 'Kubernetes',
+      domainSuffix: 'cluster.local',
       trustDomain: 'cluster.local',
       defaultWorkloadCertTtlSeconds: 86_400,
       maxWorkloadCertTtlSeconds: 7_776_000,
       logLevel: 'info',
     });
     expect(Object.isFrozen(parseConfig(REQUIRED))).toBe(true);
+  });
+
+  it('takes its objects from one source, and keeps plaintext xDS on loopback', () => {
+    expect(parseConfig({ ...REQUIRED, CONFIG_DIR: 'examples/mesh' }).configDir).toBe('examples/mesh');
+    expect(parseConfig({ ...REQUIRED, CONFIG_SOURCE: 'kubernetes' }).kubernetes).toBe(true);
+    expect(
+      parseConfig({ ...REQUIRED, XDS_PLAINTEXT_LISTEN_ADDRESS: 'off' }).xdsPlaintextListen,
+    ).toBeUndefined();
+    expect(() =>
+      parseConfig({
+        ...REQUIRED,
+        CONFIG_DIR: 'a',
+        CONFIG_SOURCE: 'etcd',
+        XDS_PLAINTEXT_LISTEN_ADDRESS: '0.0.0.0:15010',
+      }),
+    ).toThrow(/CONFIG_SOURCE[\s\S]*only one of CONFIG_DIR, CONFIG_SOURCE[\s\S]*must stay on loopback/);
   });
 
   it('reads every setting', () => {

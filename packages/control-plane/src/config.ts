@@ -1,5 +1,6 @@
 import {
   EnvReader,
+  formatSocketAddress,
   isLogLevel,
   parseSocketAddress,
   type LevelWithSilent,
@@ -17,8 +18,19 @@ export interface ControlPlaneConfig {
   readonly caStateDir: string;
   /** CA_TOKENS_FILE: the bearer tokens of node agents and workloads. */
   readonly caTokensFile: string;
-  /** LOCAL_XDS_PATH: the workloads, which say what node agents may ask for; none = only their own identity. */
+  /** LOCAL_XDS_PATH: workloads in ztunnel's static format (instead of Kubernetes objects). */
   readonly localXdsPath: string | undefined;
+  /** CONFIG_DIR: a folder of Kubernetes YAML, watched (the embedded default). */
+  readonly configDir: string | undefined;
+  /** CONFIG_SOURCE=kubernetes: list + watch the Kubernetes API (in-cluster, or KUBECONFIG). */
+  readonly kubernetes: boolean;
+  /** XDS_PLAINTEXT_LISTEN_ADDRESS: xDS without TLS or tokens (istiod's 15010); loopback only; `off` disables. */
+  readonly xdsPlaintextListen: SocketAddress | undefined;
+  /** ISTIO_ROOT_NAMESPACE / rootNamespace: policies here without a selector apply mesh-wide. */
+  readonly rootNamespace: string;
+  readonly clusterId: string;
+  /** DOMAIN_SUFFIX: service hostnames are `<name>.<namespace>.svc.<suffix>`. */
+  readonly domainSuffix: string;
   readonly trustDomain: string;
   readonly defaultWorkloadCertTtlSeconds: number;
   readonly maxWorkloadCertTtlSeconds: number;
@@ -26,6 +38,12 @@ export interface ControlPlaneConfig {
 }
 
 const DEFAULT_CA_LISTEN_ADDRESS = `127.0.0.1:${String(CA_PORT)}`;
+/** istiod's plaintext xDS port. */
+export const XDS_PLAINTEXT_PORT = 15010;
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
 
 /**
  * The control plane's configuration from the environment, with istiod's variable names where
@@ -62,6 +80,35 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       `${String(defaultTtl)}s is longer than MAX_WORKLOAD_CERT_TTL (${String(maxTtl)}s)`,
     );
   }
+  const configDir = read.optionalString('CONFIG_DIR');
+  const configSource = read.optionalString('CONFIG_SOURCE');
+  if (configSource !== undefined && configSource !== 'kubernetes') {
+    read.problem('CONFIG_SOURCE', `expected "kubernetes", got "${configSource}"`);
+  }
+  const sources = [
+    configDir === undefined ? undefined : 'CONFIG_DIR',
+    configSource === undefined ? undefined : 'CONFIG_SOURCE',
+    read.optionalString('LOCAL_XDS_PATH') === undefined ? undefined : 'LOCAL_XDS_PATH',
+  ].filter((name) => name !== undefined);
+  if (sources.length > 1) read.problem(sources[1] ?? '', `set only one of ${sources.join(', ')}`);
+  // Beside the TLS listener when that is on loopback (so several local control planes never collide),
+  // else on 127.0.0.1: plaintext xDS is never exposed beyond the machine.
+  const plaintextDefault = formatSocketAddress(
+    caListen !== undefined && isLoopback(caListen.ip) ? caListen.ip : '127.0.0.1',
+    XDS_PLAINTEXT_PORT,
+  );
+  const plaintextText = read.string('XDS_PLAINTEXT_LISTEN_ADDRESS', plaintextDefault);
+  const xdsPlaintextListen = plaintextText === 'off' ? undefined : parseSocketAddress(plaintextText);
+  if (plaintextText !== 'off') {
+    if (xdsPlaintextListen === undefined) {
+      read.problem('XDS_PLAINTEXT_LISTEN_ADDRESS', `expected ip:port or off, got "${plaintextText}"`);
+    } else if (!isLoopback(xdsPlaintextListen.ip)) {
+      read.problem(
+        'XDS_PLAINTEXT_LISTEN_ADDRESS',
+        `plaintext xDS must stay on loopback, got ${xdsPlaintextListen.ip}`,
+      );
+    }
+  }
   const logLevel = read.string('LOG_LEVEL', 'info');
   if (!isLogLevel(logLevel)) read.problem('LOG_LEVEL', `unknown level "${logLevel}"`);
   read.finish();
@@ -71,6 +118,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     caStateDir: caStateDir ?? '',
     caTokensFile: caTokensFile ?? '',
     localXdsPath: read.optionalString('LOCAL_XDS_PATH'),
+    configDir,
+    kubernetes: configSource === 'kubernetes',
+    xdsPlaintextListen: xdsPlaintextListen === undefined ? undefined : Object.freeze(xdsPlaintextListen),
+    rootNamespace: read.string('ISTIO_ROOT_NAMESPACE', 'istio-system'),
+    clusterId: read.string('CLUSTER_ID', 'Kubernetes'),
+    domainSuffix: read.string('DOMAIN_SUFFIX', 'cluster.local'),
     trustDomain: read.string('TRUST_DOMAIN', 'cluster.local'),
     defaultWorkloadCertTtlSeconds: defaultTtl,
     maxWorkloadCertTtlSeconds: maxTtl,

@@ -50,3 +50,9 @@ export {
 } from './ca/token-review.js';
 export { startControlPlane, type ControlPlane, type ControlPlaneDeps } from './app.js';
 export { parseConfig, type ControlPlaneConfig } from './config.js';
+export {
+  KubernetesSource,
+  kubeConfigForServer,
+  kubeConfigFromEnvironment,
+  type KubernetesSourceOptions,
+} from './sources/kubernetes.js';

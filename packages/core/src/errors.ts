@@ -32,6 +32,8 @@ export const ErrorCode = {
   HboneUnknownTarget: 'MESH_ERR_HBONE_UNKNOWN_TARGET',
   /** The HBONE peer answered CONNECT with a status other than 200. */
   HboneRejected: 'MESH_ERR_HBONE_REJECTED',
+  /** An L4 authorization policy denied the connection (or, after a policy change, closed it). */
+  AuthorizationDenied: 'MESH_ERR_AUTHZ_DENIED',
   /** The HTTP/2 session or stream to or from an HBONE peer failed. */
   HboneStreamFailed: 'MESH_ERR_HBONE_STREAM_FAILED',
   /** The destination refused or did not answer the TCP connection. */
@@ -40,6 +42,8 @@ export const ErrorCode = {
   ConnectTimeout: 'MESH_ERR_CONNECT_TIMEOUT',
   /** A service exists but has no endpoint to send to. */
   NoHealthyUpstream: 'MESH_ERR_NO_HEALTHY_UPSTREAM',
+  /** The destination names a waypoint that cannot be resolved: refused rather than sent around it. */
+  WaypointUnknown: 'MESH_ERR_WAYPOINT_UNKNOWN',
   /** The connection's source address is not a workload this ztunnel serves. */
   UnknownSource: 'MESH_ERR_UNKNOWN_SOURCE',
   /** The destination is one of ztunnel's own internal ports. */
@@ -52,6 +56,20 @@ export const ErrorCode = {
   CaMaterialInvalid: 'MESH_ERR_CA_MATERIAL_INVALID',
   /** The CA's token list (CA_TOKENS_FILE) is invalid; every problem is listed. */
   CaTokensInvalid: 'MESH_ERR_CA_TOKENS_INVALID',
+  /** The Kubernetes API could not be listed at startup (unreachable, unauthorized, or an error status). */
+  KubeApiFailed: 'MESH_ERR_KUBE_API_FAILED',
+  /** An xDS Workload, Service or Authorization is malformed; the message names the resource and field. */
+  XdsInvalidResource: 'MESH_ERR_XDS_INVALID_RESOURCE',
+  /** The control plane's config source cannot start: CONFIG_DIR is missing or not a readable folder. */
+  ConfigSourceUnavailable: 'MESH_ERR_CONFIG_SOURCE_UNAVAILABLE',
+  /** A ZDS peer broke the protocol (truncated packet, stray fd, second snapshot); the connection is dropped. */
+  ZdsProtocol: 'MESH_ERR_ZDS_PROTOCOL',
+  /** ztunnel answered a ZDS request with an error Ack (the text is in the message). */
+  ZdsRejected: 'MESH_ERR_ZDS_REJECTED',
+  /** No ztunnel is connected over ZDS, or it left (or stopped acking) before answering. */
+  ZdsUnavailable: 'MESH_ERR_ZDS_UNAVAILABLE',
+  /** Installing or removing a pod's in-pod redirection (iptables, ip rule, ip route) failed. */
+  RedirectRulesFailed: 'MESH_ERR_REDIRECT_RULES_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -32,8 +32,9 @@ const RESPONSE_FLAG_DEFAULT_FAILURE = 'CONNECT' satisfies ResponseFlag;
  * | IdentityInvalid    | IDENTITY_ERROR       | an identity that cannot be parsed                          |
  * | CaRequestFailed    | IDENTITY_ERROR       | the CA could not give us a certificate                     |
  * | HboneStreamFailed  | H2_HANDSHAKE_FAILURE | the HTTP/2 session or stream failed                        |
+ * | AuthorizationDenied| DENY                 | an AuthorizationPolicy refused it (or closed it on change) |
  *
- * Authorization denial (DENY) and certificate revocation (CERT_REVOKED) get a row when their codes exist.
+ * Certificate revocation (CERT_REVOKED) gets a row when its code exists.
  */
 const RESPONSE_FLAG_BY_ERROR_CODE: Readonly<Partial<Record<ErrorCode, ResponseFlag>>> = {
   [ErrorCode.ConnectFailed]: 'CONNECT',
@@ -44,6 +45,7 @@ const RESPONSE_FLAG_BY_ERROR_CODE: Readonly<Partial<Record<ErrorCode, ResponseFl
   [ErrorCode.IdentityInvalid]: 'IDENTITY_ERROR',
   [ErrorCode.CaRequestFailed]: 'IDENTITY_ERROR',
   [ErrorCode.HboneStreamFailed]: 'H2_HANDSHAKE_FAILURE',
+  [ErrorCode.AuthorizationDenied]: 'DENY',
 };
 
 /** The response flag for how a connection ended: `-` without error, otherwise the table above. */

@@ -33,6 +33,8 @@ export interface CaServerOptions {
   readonly logger: Logger;
   /** Where istiod's citadel_server_* counters go; none when absent. */
   readonly registry?: Registry;
+  /** More services on the same TLS listener (istiod serves xDS and the CA together on 15012). */
+  readonly addServices?: (server: grpc.Server) => void;
 }
 
 export interface CaServer {
@@ -144,6 +146,7 @@ export async function startCaServer(options: CaServerOptions): Promise<CaServer>
     },
   };
   server.addService(ca.IstioCertificateServiceService, implementation);
+  options.addServices?.(server);
 
   const credentials = grpc.ServerCredentials.createSsl(
     null,
