@@ -1,16 +1,16 @@
 import net from 'node:net';
-import { ECHO_PORT, SERVER_IP, SINK_PORT } from './topology.js';
+import { ECHO_PORT, SERVER_IP, SHORT_MESSAGE_BYTES, SHORT_PORT, SINK_PORT } from './topology.js';
 
 /*
- * The app side of every flow, in its own process: the load client then has the bench process's
+ * The app side of every L4 flow, in its own process: the load client then has the bench process's
  * event loop to itself, and a server that falls behind shows up as what it is, not as client lag.
- * Tells the parent "ready" over IPC once both ports are bound; exits when the parent goes away.
+ * Tells the parent "ready" over IPC once every port is bound; exits when the parent goes away.
  */
 
 function listen(server: net.Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, SERVER_IP, resolve);
+    server.listen({ port, host: SERVER_IP, backlog: 4096 }, resolve);
   });
 }
 
@@ -19,7 +19,7 @@ const sink = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =
   socket.on('data', (chunk: Buffer) => {
     receivedBytes += chunk.length;
   });
-  // The count lets the client check that every byte it sent arrived, through either path.
+  // The count lets the client check that every byte it sent arrived, through any path.
   socket.once('end', () => socket.end(`${String(receivedBytes)}\n`));
   socket.on('error', () => socket.destroy());
 });
@@ -29,7 +29,20 @@ const echo = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =
   socket.pipe(socket);
 });
 
+const short = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  let receivedBytes = 0;
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    receivedBytes += chunk.length;
+    socket.write(chunk);
+    if (receivedBytes >= SHORT_MESSAGE_BYTES) socket.end();
+  });
+  // The client has already seen this side close; its own FIN needs no answer.
+  socket.once('end', () => socket.destroy());
+});
+
 await listen(sink, SINK_PORT);
 await listen(echo, ECHO_PORT);
+await listen(short, SHORT_PORT);
 process.once('disconnect', () => process.exit(0));
 process.send?.('ready');
