@@ -1,5 +1,4 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TestPki } from '@ambient/testing';
 import {
@@ -11,10 +10,10 @@ import {
   type NodeCertificates,
 } from './certificate-checks.js';
 import type { LogLine } from './log-feed.js';
-import { planMeshText, type NodePlan } from './mesh-plan.js';
+import { EXAMPLE_MESH_DIR } from './mesh-folder.js';
+import { planFolder, type NodePlan } from './mesh-plan.js';
 
-const EXAMPLE = readFileSync(new URL('../../../examples/local-mesh.yaml', import.meta.url), 'utf8');
-const [NODE_A] = planMeshText(EXAMPLE, 'mesh.yaml').nodes as [NodePlan, NodePlan];
+const [NODE_A] = (await planFolder(EXAMPLE_MESH_DIR)).nodes as [NodePlan, NodePlan];
 const SLEEP = 'spiffe://cluster.local/ns/default/sa/sleep';
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/productpage';
 const SERIALS: Record<string, string> = {
@@ -98,7 +97,7 @@ describe('checkCertificates', () => {
       (o) => ({ ...o, rows: [row(SLEEP), row(PRODUCTPAGE, { serialNumber: sleepSerial.toUpperCase() })] }),
       // The CA logged that serial for sleep alone.
       ['certificates', 'issuer'],
-      `default/sa/sleep and default/sa/productpage share serial ${sleepSerial}`,
+      `default/sa/productpage and default/sa/sleep share serial ${sleepSerial}`,
     ],
     [
       'an unreadable /config_dump',

@@ -1,18 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { greeting, parseReply } from './apps.js';
 import { checkProbe, checkStep } from './checks.js';
 import type { LogLine } from './log-feed.js';
-import { planMeshText } from './mesh-plan.js';
+import { EXAMPLE_MESH_DIR } from './mesh-folder.js';
+import { planFolder } from './mesh-plan.js';
 import type { Probe } from './probe.js';
+import { NOT_ENFORCED } from './authorization-expectation.js';
 import { resolveTour, type Destination, type ResolvedStep } from './tour.js';
 
-const EXAMPLE = readFileSync(new URL('../../../examples/local-mesh.yaml', import.meta.url), 'utf8');
-const STEPS = resolveTour(planMeshText(EXAMPLE, 'mesh.yaml')).map((resolution) => {
+const STEPS = resolveTour(await planFolder(EXAMPLE_MESH_DIR)).map((resolution) => {
   if (resolution.kind !== 'ready') throw new Error(resolution.reason);
   return resolution.step;
 });
-const [TO_ECHO, TO_VIP, , TO_LEGACY, TO_OUTSIDE] = STEPS as [
+const [TO_ECHO, TO_VIP, , TO_REVIEWS_DENIED, TO_LEGACY, TO_OUTSIDE] = STEPS as [
+  ResolvedStep,
   ResolvedStep,
   ResolvedStep,
   ResolvedStep,
@@ -80,7 +81,9 @@ function goodProbe(step: ResolvedStep, answerer?: Destination): Probe {
     replyBytes,
     parsedReply: parseReply(reply),
     answerer: destination,
+    destination,
     error: undefined,
+    socksReply: undefined,
     outbound,
     inbound: hbone ? inbound : undefined,
     sourceMetrics: {
@@ -104,6 +107,75 @@ function goodProbe(step: ResolvedStep, answerer?: Destination): Probe {
           ),
         }
       : undefined,
+  };
+}
+
+/** What a correct ztunnel pair reports for one connection of `step` that the destination's policies deny. */
+function deniedProbe(step: ResolvedStep): Probe {
+  const destination = step.destinations[0];
+  if (!destination || destination.authorization.allowed) throw new Error('the step is not denied');
+  const app = `${destination.ip}:${String(destination.port)}`;
+  const identities = { 'src.identity': step.source.identity, 'dst.identity': destination.workload?.identity };
+  const common = {
+    source_workload: step.source.name,
+    destination_workload: destination.name,
+    connection_security_policy: 'mutual_tls',
+  };
+  const set = (labels: Record<string, string>): string =>
+    Object.entries(labels)
+      .map(([key, value]) => `${key}="${value}"`)
+      .join(',');
+  const source = { reporter: 'source', ...common };
+  const target = { reporter: 'destination', ...common };
+  return {
+    request: REQUEST,
+    requestBytes: Buffer.byteLength(REQUEST),
+    reply: undefined,
+    replyBytes: 0,
+    parsedReply: undefined,
+    answerer: undefined,
+    destination,
+    error: 'SOCKS5 reply 5',
+    socksReply: 5,
+    outbound: {
+      message: 'connection complete',
+      direction: 'outbound',
+      'src.addr': `${step.sourceIp}:40000`,
+      'dst.addr': `${destination.ip}:15008`,
+      'dst.hbone_addr': app,
+      'dst.workload': destination.name,
+      ...identities,
+      error: `HBONE peer answered CONNECT ${app} with status 401`,
+    },
+    inbound: {
+      message: 'connection complete',
+      direction: 'inbound',
+      'src.addr': `${step.sourceIp}:40001`,
+      'src.workload': step.source.name,
+      'dst.addr': `${destination.ip}:15008`,
+      'dst.hbone_addr': app,
+      'dst.workload': destination.name,
+      ...identities,
+      error: destination.authorization.message,
+    },
+    sourceMetrics: {
+      node: step.sourceNode.name,
+      before: '',
+      after: [
+        `istio_tcp_connections_opened_total{${set({ ...source, response_flags: '-' })}} 1`,
+        `istio_tcp_connections_closed_total{${set({ ...source, response_flags: 'CONNECT' })}} 1`,
+        `istio_tcp_connections_failed_total{${set({ ...source, response_flags: 'CONNECT' })}} 1`,
+      ].join('\n'),
+    },
+    destinationMetrics: {
+      node: destination.node?.name ?? '',
+      before: '',
+      after: [
+        `istio_tcp_connections_opened_total{${set({ ...target, response_flags: '-' })}} 1`,
+        `istio_tcp_connections_closed_total{${set({ ...target, response_flags: 'DENY' })}} 1`,
+        `istio_tcp_connections_failed_total{${set({ ...target, response_flags: 'DENY' })}} 1`,
+      ].join('\n'),
+    },
   };
 }
 
@@ -232,6 +304,63 @@ describe('checkProbe', () => {
     expect(
       failedKinds(TO_OUTSIDE, { ...probe, outbound: withLine(probe.outbound, { 'dst.workload': 'legacy' }) }),
     ).toEqual(['outbound']);
+  });
+});
+
+describe('checkProbe of a connection the policies in force deny', () => {
+  const denied = deniedProbe(TO_REVIEWS_DENIED);
+
+  it('passes a refusal with 401, the reason in the access log and DENY in the metrics', () => {
+    const checks = checkProbe(TO_REVIEWS_DENIED, denied);
+    expect(checks.map((c) => c.kind)).toEqual(['refused', 'outbound', 'inbound', 'identities', 'metrics']);
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(checks.find((c) => c.kind === 'inbound')?.text).toBe(
+      'node-b inbound: denied sleep → reviews, access log error "allow policies exist, but none allowed" (policy default/reviews-callers)',
+    );
+  });
+
+  const answered = goodProbe({
+    ...TO_REVIEWS_DENIED,
+    destinations: TO_REVIEWS_DENIED.destinations.map((d) => ({ ...d, authorization: NOT_ENFORCED })),
+  });
+  it.each<[string, Probe, string[]]>([
+    [
+      'a connection that got through',
+      { ...answered, destination: denied.destination, answerer: denied.destination },
+      ['refused', 'outbound', 'inbound', 'metrics'],
+    ],
+    [
+      'another reason in the access log',
+      { ...denied, inbound: withLine(denied.inbound, { error: 'explicitly denied by: default/other' }) },
+      ['inbound'],
+    ],
+    [
+      'a CONNECT answered otherwise',
+      { ...denied, outbound: withLine(denied.outbound, { error: 'connection reset' }) },
+      ['outbound'],
+    ],
+    [
+      'no DENY flag at the destination',
+      {
+        ...denied,
+        destinationMetrics: {
+          node: 'node-b',
+          before: '',
+          after: (denied.destinationMetrics?.after ?? '').replaceAll('DENY', '-'),
+        },
+      },
+      ['metrics'],
+    ],
+    ['no inbound access line', { ...denied, inbound: undefined }, ['inbound']],
+  ])('fails %s', (_name, probe, kinds) => {
+    expect(failedKinds(TO_REVIEWS_DENIED, probe)).toEqual(kinds);
+  });
+
+  it('says which policies were checked when an allowed connection is refused', () => {
+    const refused = { ...deniedProbe(TO_REVIEWS_DENIED), destination: TO_ECHO.destinations[0] };
+    const [reply] = checkProbe(TO_ECHO, refused);
+    expect(reply).toMatchObject({ kind: 'reply', ok: false });
+    expect(reply?.text).toContain('(the policies in force say allowed: no allow policies apply)');
   });
 });
 

@@ -3,6 +3,7 @@ import { sumOf } from '@ambient/testing';
 import { DEFAULT_PORTS } from '../config.js';
 import type { LogLine } from './log-feed.js';
 import type { MetricsWindow, Probe } from './probe.js';
+import type { ExpectedAuthorization } from './authorization-expectation.js';
 import type { Destination, ResolvedStep } from './tour.js';
 
 export interface Check {
@@ -16,6 +17,11 @@ export interface Check {
 export interface CheckLine extends Check {
   readonly count: number;
 }
+
+/** How the caller's ztunnel logs the answer to a CONNECT the destination's policies deny. */
+export const DENIED_STATUS = /\b401\b/;
+/** Istio's response flag for a connection an authorization policy denied. */
+const DENY_FLAG = 'DENY';
 
 /** Everything a step must show, per connection, plus what only several connections can show. */
 export function checkStep(step: ResolvedStep, probes: readonly Probe[]): CheckLine[] {
@@ -47,7 +53,10 @@ function mergeRepeats(checks: readonly Check[]): CheckLine[] {
 type Verdict = Omit<Check, 'kind'>;
 
 export function checkProbe(step: ResolvedStep, probe: Probe): Check[] {
-  const checks: Check[] = [{ kind: 'reply', ...checkReply(step, probe) }];
+  // Judged by where it went, or, if that is unknown, by where it could only have gone.
+  const judged = probe.destination ?? (step.destinations.length === 1 ? step.destinations[0] : undefined);
+  if (judged && !judged.authorization.allowed) return checkDenied(step, probe, judged, judged.authorization);
+  const checks: Check[] = [{ kind: 'reply', ...checkReply(step, probe, judged) }];
   const answerer = probe.answerer;
   if (!answerer) return checks;
   const hbone = answerer.path === 'hbone';
@@ -62,7 +71,7 @@ export function checkProbe(step: ResolvedStep, probe: Probe): Check[] {
   return checks;
 }
 
-function checkReply(step: ResolvedStep, probe: Probe): Verdict {
+function checkReply(step: ResolvedStep, probe: Probe, judged: Destination | undefined): Verdict {
   const who = step.isService
     ? `an endpoint of ${step.targetName}`
     : step.destinations.map((d) => d.name).join(' or ');
@@ -73,9 +82,14 @@ function checkReply(step: ResolvedStep, probe: Probe): Verdict {
       text: `reply: ${probe.answerer.name} answered and echoed the ${String(probe.requestBytes)}-byte request`,
     };
   const got = probe.error ?? (probe.reply === undefined ? 'nothing' : JSON.stringify(probe.reply));
+  // A refusal the policies do not explain is worth saying so: they were checked before the step.
+  const policies =
+    judged?.path === 'hbone' && judged.authorization.allowed
+      ? ` (the policies in force say ${judged.authorization.reason})`
+      : '';
   return {
     ok,
-    text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}`,
+    text: `reply: expected ${who} to answer and echo ${JSON.stringify(probe.request)}; got ${got}${policies}`,
   };
 }
 
@@ -255,8 +269,162 @@ function checkMetrics(step: ResolvedStep, probe: Probe, answerer: Destination): 
       };
 }
 
+/**
+ * A connection the policies in force deny: the caller's ztunnel refuses it (SOCKS5 failure) after the
+ * destination's ztunnel answered its CONNECT with 401; the destination's access log gives the reason
+ * and its metrics carry response_flags="DENY". mTLS happened first: both sides logged the identities.
+ */
+function checkDenied(
+  step: ResolvedStep,
+  probe: Probe,
+  destination: Destination,
+  expected: Extract<ExpectedAuthorization, { allowed: false }>,
+): Check[] {
+  const checks: Check[] = [
+    { kind: 'refused', ...checkRefused(step, probe, destination, expected) },
+    { kind: 'outbound', ...checkDeniedOutbound(step, probe, destination) },
+    { kind: 'inbound', ...checkDeniedInbound(step, probe, destination, expected) },
+  ];
+  if (probe.outbound && probe.inbound)
+    checks.push({ kind: 'identities', ...checkIdentities(step, probe, destination) });
+  checks.push({ kind: 'metrics', ...checkDeniedMetrics(step, probe, destination) });
+  return checks;
+}
+
+function checkRefused(
+  step: ResolvedStep,
+  probe: Probe,
+  destination: Destination,
+  expected: Extract<ExpectedAuthorization, { allowed: false }>,
+): Verdict {
+  const caller = `${step.source.name} → ${destination.name}`;
+  const socks = `${step.sourceNode.name}'s SOCKS5`;
+  if (probe.answerer) {
+    return {
+      ok: false,
+      text: `refused: expected ${destination.node?.name ?? '?'} to deny ${caller} (${expected.message}); ${probe.answerer.name} answered`,
+    };
+  }
+  const ok = probe.socksReply !== undefined && probe.reply === undefined;
+  return ok
+    ? {
+        ok,
+        text: `refused: ${socks} answered "${socksReplyName(probe.socksReply)}" (reply ${String(probe.socksReply)}); the app of ${destination.name} was never reached`,
+      }
+    : {
+        ok,
+        text: `refused: expected ${socks} to refuse ${caller}; got ${probe.error ?? 'a connection'}`,
+      };
+}
+
+function checkDeniedOutbound(step: ResolvedStep, probe: Probe, destination: Destination): Verdict {
+  const line = probe.outbound;
+  const where = `${step.sourceNode.name} outbound`;
+  if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
+  const app = formatSocketAddress(destination.ip, destination.port);
+  const error = typeof line.error === 'string' ? line.error : '';
+  const ok = line['dst.hbone_addr'] === app && DENIED_STATUS.test(error);
+  return ok
+    ? { ok, text: `${where}: HBONE CONNECT ${app} (${destination.name}) answered 401` }
+    : {
+        ok,
+        text: `${where}: expected CONNECT ${app} to be answered 401; logged ${describeDestination(line)} error ${show(line.error)}`,
+      };
+}
+
+function checkDeniedInbound(
+  step: ResolvedStep,
+  probe: Probe,
+  destination: Destination,
+  expected: Extract<ExpectedAuthorization, { allowed: false }>,
+): Verdict {
+  const line = probe.inbound;
+  const where = `${destination.node?.name ?? '?'} inbound`;
+  // ztunnel's reason names the policy when a DENY matched; for ALLOW policies that did not, say which apply.
+  const policies = expected.policies.some((key) => expected.message.endsWith(key))
+    ? ''
+    : ` (${expected.policies.length === 1 ? 'policy' : 'policies'} ${expected.policies.join(', ')})`;
+  if (!line) return { ok: false, text: `${where}: no access log line for this connection` };
+  const ok =
+    line.error === expected.message &&
+    line['src.workload'] === step.source.name &&
+    line['dst.workload'] === destination.name;
+  return ok
+    ? {
+        ok,
+        text: `${where}: denied ${step.source.name} → ${destination.name}, access log error "${expected.message}"${policies}`,
+      }
+    : {
+        ok,
+        text: `${where}: expected ${step.source.name} → ${destination.name} denied with "${expected.message}"${policies}; logged ${String(line['src.workload'])} → ${String(line['dst.workload'])} error ${show(line.error)}`,
+      };
+}
+
+function checkDeniedMetrics(step: ResolvedStep, probe: Probe, destination: Destination): Verdict {
+  const common = {
+    source_workload: step.source.workloadName || step.source.name,
+    destination_workload: destination.workload
+      ? destination.workload.workloadName || destination.name
+      : 'unknown',
+    connection_security_policy: 'mutual_tls',
+  };
+  const problems: string[] = [];
+  const delta = (window: MetricsWindow, name: string, labels: Record<string, string>): number =>
+    sumOf(window.after, name, labels) - sumOf(window.before, name, labels);
+  const counted = (
+    window: MetricsWindow | undefined,
+    reporter: string,
+    flags: Record<string, string>,
+  ): void => {
+    if (!window) {
+      problems.push(`no ${reporter} metrics`);
+      return;
+    }
+    const labels = { reporter, ...common };
+    const opened = delta(window, 'istio_tcp_connections_opened_total', labels);
+    const closed = delta(window, 'istio_tcp_connections_closed_total', { ...labels, ...flags });
+    const failed = delta(window, 'istio_tcp_connections_failed_total', { ...labels, ...flags });
+    if (opened !== 1 || closed !== 1 || failed !== 1) {
+      const which =
+        flags.response_flags === undefined ? '' : ` with response_flags="${flags.response_flags}"`;
+      problems.push(
+        `${window.node} ${reporter} counted opened +${String(opened)}, closed +${String(closed)} and failed +${String(failed)}${which}`,
+      );
+    }
+  };
+  counted(probe.destinationMetrics, 'destination', { response_flags: DENY_FLAG });
+  counted(probe.sourceMetrics, 'source', {});
+  const node = destination.node?.name ?? '?';
+  return problems.length === 0
+    ? {
+        ok: true,
+        text: `metrics: ${node} (destination) counted it closed and failed with response_flags="${DENY_FLAG}", ${step.sourceNode.name} (source) counted it failed`,
+      }
+    : {
+        ok: false,
+        text: `metrics: expected 1 connection opened, then closed and failed (response_flags="${DENY_FLAG}" at the destination); ${problems.join('; ')}`,
+      };
+}
+
+/** RFC 1928's names for the replies a ztunnel sends. */
+function socksReplyName(reply: number | undefined): string {
+  switch (reply) {
+    case 1:
+      return 'general failure';
+    case 2:
+      return 'not allowed';
+    case 4:
+      return 'host unreachable';
+    case 5:
+      return 'connection refused';
+    default:
+      return 'failure';
+  }
+}
+
 function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Verdict {
-  const tally = answerTally(probes);
+  // Reached, not answered: an endpoint the policies deny is still picked, and then refuses.
+  const tally = reachedTally(probes);
   const missing = step.destinations.filter((d) => !tally.has(d.name)).map((d) => d.name);
   const spread = formatTally(tally);
   return missing.length === 0
@@ -269,11 +437,18 @@ function checkLoadBalancing(step: ResolvedStep, probes: readonly Probe[]): Verdi
 
 /** Answers per destination name, sorted by name. */
 export function answerTally(probes: readonly Probe[]): Map<string, number> {
-  const tally = new Map<string, number>();
-  for (const probe of probes) {
-    if (probe.answerer) tally.set(probe.answerer.name, (tally.get(probe.answerer.name) ?? 0) + 1);
-  }
-  return new Map([...tally].sort(([a], [b]) => a.localeCompare(b)));
+  return tally(probes.map((probe) => probe.answerer?.name));
+}
+
+/** Connections per destination they went to (answered or refused), sorted by name. */
+function reachedTally(probes: readonly Probe[]): Map<string, number> {
+  return tally(probes.map((probe) => probe.destination?.name));
+}
+
+function tally(names: readonly (string | undefined)[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const name of names) if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return new Map([...counts].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export function formatTally(tally: ReadonlyMap<string, number>): string {

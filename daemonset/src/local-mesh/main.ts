@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorMessage, formatSocketAddress } from '@ambient/core';
 import { checkCertificates, describeRoot, type CaRoot } from './certificate-checks.js';
@@ -8,13 +7,18 @@ import { observeCertificates } from './certificate-probe.js';
 import type { CheckLine } from './checks.js';
 import { keepRunning, ROUND_INTERVAL_MS } from './keep-running.js';
 import { LocalMesh } from './local-mesh.js';
+import { describeProblem, displayPath, EXAMPLE_MESH_DIR, MeshFolder } from './mesh-folder.js';
+import { MeshFollower, SYNC_TIMEOUT_MS } from './mesh-follower.js';
 import { CA_LISTEN, planMesh, type MeshPlan } from './mesh-plan.js';
+import { waitForZtunnels } from './mesh-sync.js';
+import { viewOfSnapshot } from './mesh-view.js';
 import { fetchMetrics } from './probe.js';
 import {
   alignColumns,
   dim,
   formatCertificates,
   formatCheck,
+  formatDenyExcerpt,
   formatEndpoints,
   formatMeshOverview,
   formatMetricExcerpt,
@@ -29,20 +33,19 @@ import { stopSignal } from './stop-signal.js';
 import { resolveTour } from './tour.js';
 import { allChecks, runRound, type StepOutcome } from './tour-runner.js';
 
-/** The committed example, from daemonset/dist/local-mesh/ up to the repository root. */
-const DEFAULT_MESH_FILE = fileURLToPath(new URL('../../../examples/local-mesh.yaml', import.meta.url));
 /** The whole demo, shutdown included (and `npm start` up to the end of its tour): hanging is failing. */
 const DEMO_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 20_000;
 /** A ztunnel drains within its own 5 s termination deadline; this bounds one that does not. */
 const STOP_TIMEOUT_MS = 10_000;
-const USAGE = `usage: local-mesh [--demo] [--config <mesh.yaml>]
+const USAGE = `usage: local-mesh [--demo] [--config <folder>]
 
-Runs a two-node ambient mesh on loopback: the control plane's CA, which issues every certificate,
-a ztunnel process per node, a demo app on every pod IP, and a tour of real connections through them.
-  (no flag)  run the tour, then send its traffic every ${String(ROUND_INTERVAL_MS / 1000)} s until Ctrl-C
+Runs an ambient mesh on loopback from a folder of Kubernetes YAML: our control plane, which serves
+it to the ztunnels over xDS and issues every certificate, a ztunnel process per node, a demo app on
+every pod IP, and a tour of real connections through them (one of them denied by a policy).
+  (no flag)  run the tour, then again every ${String(ROUND_INTERVAL_MS / 1000)} s until Ctrl-C, following edits of the folder
   --demo     run the tour unattended, check every step, exit 0 only if every check passed
-  --config   the mesh file (default examples/local-mesh.yaml)
+  --config   the folder (default examples/mesh)
 `;
 
 type Mode = 'start' | 'demo';
@@ -66,14 +69,32 @@ async function main(): Promise<number> {
     return 0;
   }
   const mode: Mode = args.demo ? 'demo' : 'start';
+  const configDir = resolve(args.config ?? EXAMPLE_MESH_DIR);
+  let folder: MeshFolder;
   let plan: MeshPlan;
   try {
-    plan = await planMesh(resolve(args.config ?? DEFAULT_MESH_FILE));
+    folder = await MeshFolder.open(configDir, (message) => {
+      print(`${mark(false)} ${configDir}: ${message}`);
+    });
   } catch (err) {
     process.stderr.write(`local-mesh: ${errorMessage(err)}\n`);
     return 2;
   }
+  try {
+    plan = planMesh(folder.current(), configDir);
+  } catch (err) {
+    process.stderr.write(`local-mesh: ${errorMessage(err)}\n`);
+    await folder.close();
+    return 2;
+  }
+  try {
+    return await run(mode, plan, folder);
+  } finally {
+    await folder.close();
+  }
+}
 
+async function run(mode: Mode, plan: MeshPlan, folder: MeshFolder): Promise<number> {
   const mesh = new LocalMesh(plan);
   // Whatever happens to the launcher, its children go with it.
   process.once('exit', () => {
@@ -87,11 +108,12 @@ async function main(): Promise<number> {
     process.exit(1);
   }, DEMO_TIMEOUT_MS);
   const stop = stopSignal(() => {
-    print('second signal: killing the ztunnels and the CA');
+    print('second signal: killing the ztunnels and the control plane');
     mesh.killNow();
   });
 
   print(heading(`Local ambient mesh on loopback${mode === 'demo' ? ': demo' : ''}`));
+  printProblems(plan);
   try {
     const interrupted = stop.requested.then(() => Promise.reject(new Error('interrupted')));
     await Promise.race([mesh.start(READY_TIMEOUT_MS), interrupted]);
@@ -105,15 +127,15 @@ async function main(): Promise<number> {
     formatMeshOverview(plan, formatSocketAddress(CA_LISTEN.ip, CA_LISTEN.port), mesh.logPaths).join('\n'),
   );
 
+  const xdsChecks = await printMeshConfig(mesh, mode);
   const certificateChecks = await printCertificates(mesh, mode);
-  const steps = resolveTour(plan);
-  const outcomes = await runRound(steps, mesh.ztunnels, 1);
+  const outcomes = await runRound(resolveTour(plan), mesh.ztunnels, 1);
   printTour(outcomes, mode);
   await printEndpoints(mesh);
 
   if (mode === 'start') {
     clearTimeout(deadline);
-    return keepRunning(mesh, steps, stop, STOP_TIMEOUT_MS);
+    return keepRunning(mesh, new MeshFollower(mesh, folder, plan.problems), stop, STOP_TIMEOUT_MS);
   }
   const stopped = await mesh.stop(STOP_TIMEOUT_MS);
   clearTimeout(deadline);
@@ -121,7 +143,7 @@ async function main(): Promise<number> {
   print(`\n${heading('Shutdown')}`);
   for (const check of shutdownChecks) print(formatCheck(check, '  '));
 
-  const checks = [...certificateChecks, ...allChecks(outcomes), ...shutdownChecks];
+  const checks = [...xdsChecks, ...certificateChecks, ...allChecks(outcomes), ...shutdownChecks];
   const failed = checks.filter((check) => !check.ok);
   if (stop.wasRequested())
     failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
@@ -136,12 +158,63 @@ async function main(): Promise<number> {
   return 1;
 }
 
+/** What the control plane says about the folder: it leaves out (or degrades) what it names, and serves the rest. */
+function printProblems(plan: MeshPlan): void {
+  if (plan.problems.length === 0) return;
+  print(
+    `\n${heading('Mesh config problems')}  ${dim('reported by the control plane too; it serves everything else')}`,
+  );
+  for (const problem of plan.problems) print(`  ! ${describeProblem(problem)}`);
+  print();
+}
+
+/**
+ * Each ztunnel's workloads, services and policies (/config_dump) against the launcher's reading of
+ * the folder: the proof that the control plane served the folder over xDS. The demo shows every
+ * check, `npm start` only failures.
+ */
+async function printMeshConfig(mesh: LocalMesh, mode: Mode): Promise<CheckLine[]> {
+  const { snapshot, configDir } = mesh.plan;
+  const folder = displayPath(configDir);
+  const counts = [
+    plural(snapshot.workloads.length, 'workload'),
+    plural(snapshot.services.length, 'service'),
+    plural(snapshot.authorizations?.length ?? 0, 'policy', 'policies'),
+  ].join(', ');
+  const lagging = await waitForZtunnels(viewOfSnapshot(snapshot), mesh.ztunnels.values(), SYNC_TIMEOUT_MS);
+  const checks = [...mesh.ztunnels.values()].map((ztunnel): CheckLine => {
+    const behind = lagging.find((l) => l.node === ztunnel.node);
+    return behind
+      ? {
+          kind: 'xds',
+          ok: false,
+          text: `${ztunnel.node}: expected the mesh of ${folder} over xDS; its /config_dump differs: ${behind.differences.join(', ')}`,
+          count: 1,
+        }
+      : {
+          kind: 'xds',
+          ok: true,
+          text: `${ztunnel.node}: holds the mesh of ${folder} (${counts}), served by the control plane over xDS`,
+          count: 1,
+        };
+  });
+  if (mode === 'demo' || checks.some((check) => !check.ok)) {
+    print(`\n${heading('Mesh config')}  ${dim("each ztunnel's /config_dump against the folder")}`);
+    for (const check of checks) if (mode === 'demo' || !check.ok) print(formatCheck(check, '  '));
+  }
+  return checks;
+}
+
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${String(count)} ${count === 1 ? one : many}`;
+}
+
 /**
  * Each ztunnel's certificates as its /config_dump shows them, checked against the CA's log and the
  * ztunnel's request counter (the demo shows every check, `npm start` only failures).
  */
 async function printCertificates(mesh: LocalMesh, mode: Mode): Promise<CheckLine[]> {
-  const ca = mesh.ca;
+  const ca = mesh.controlPlane;
   if (!ca) return [];
   const about = 'requested by each ztunnel for the mesh workloads on its node, every one issued by the CA';
   print(`\n${heading('Certificates')}  ${dim(about)}`);
@@ -182,17 +255,26 @@ function printTour(outcomes: readonly StepOutcome[], mode: Mode): void {
 }
 
 async function printEndpoints(mesh: LocalMesh): Promise<void> {
-  print(`\n${heading('Endpoints')}  ${dim('the CA; metrics, admin, readiness and SOCKS5 of each ztunnel')}`);
-  if (mesh.ca) print(formatEndpoints(mesh.plan, mesh.ca).join('\n'));
+  print(
+    `\n${heading('Endpoints')}  ${dim('the control plane; metrics, admin, readiness and SOCKS5 of each ztunnel')}`,
+  );
+  if (mesh.controlPlane) print(formatEndpoints(mesh.plan, mesh.controlPlane).join('\n'));
   // The last node is where the example tour's traffic lands.
   const node = [...mesh.ztunnels.values()].at(-1);
   if (!node) return;
   try {
-    const excerpt = formatMetricExcerpt(await fetchMetrics(node));
+    const metrics = await fetchMetrics(node);
     print(
       `\n${heading(`istio_tcp_connections_opened_total on ${node.node}`)}  ${dim('(a few of the labels)')}`,
     );
-    print(excerpt.join('\n'));
+    print(formatMetricExcerpt(metrics).join('\n'));
+    const denied = formatDenyExcerpt(metrics);
+    if (denied.length > 0) {
+      print(
+        `\n${heading(`istio_tcp_connections_failed_total on ${node.node}`)}  ${dim('denied by a policy')}`,
+      );
+      print(denied.join('\n'));
+    }
   } catch (err) {
     print(`${mark(false)} metrics of ${node.node}: ${errorMessage(err)}`);
   }

@@ -1,16 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
-import { CA_PORT } from '@ambient/control-plane';
+import { CA_PORT, type SourceProblem } from '@ambient/control-plane';
 import { ErrorCode, MeshError, type SocketAddress } from '@ambient/core';
-import {
-  DEFAULT_TRUST_DOMAIN,
-  parseLocalConfig,
-  type Service,
-  type StateSnapshot,
-  type Workload,
-} from '@ambient/state';
+import { DEFAULT_TRUST_DOMAIN, type Service, type StateSnapshot, type Workload } from '@ambient/state';
+import { readMeshFolder, type MeshConfig } from './mesh-folder.js';
 
-/** Every demo app listens here on its pod IP; the example file's services map their ports to it. */
+/** Every demo app listens here on its pod IP; the example's services map their ports to it. */
 export const APP_PORT = 8080;
 /** A server that is no workload of the mesh, to show passthrough. */
 export const OUTSIDE_APP = { name: 'outside', ip: '127.0.3.1', port: APP_PORT } as const;
@@ -32,25 +26,30 @@ export interface NodePlan {
   readonly meshIdentities: readonly string[];
 }
 
+/** A node the launcher runs a ztunnel for. */
+export type NodeAddress = Pick<NodePlan, 'name' | 'instanceIp'>;
+
 export interface MeshPlan {
-  /** The LOCAL_XDS_PATH both ztunnels read. */
-  readonly configPath: string;
+  /** The folder of Kubernetes YAML the control plane serves (its CONFIG_DIR). */
+  readonly configDir: string;
+  /** The folder converted as the control plane converts it: what the ztunnels get over xDS. */
   readonly snapshot: StateSnapshot;
   readonly nodes: readonly NodePlan[];
+  /** Workloads on a node that has no ztunnel here (one added to the folder while the mesh runs). */
+  readonly unplaced: readonly Workload[];
+  /** What the control plane reports about the folder (it serves everything else). */
+  readonly problems: readonly SourceProblem[];
 }
 
 /**
- * Reads the mesh file with the ztunnel's own parser and decides what the launcher runs: one
- * ztunnel per node (sorted by name, addresses from 127.0.0.11), each needing a certificate from
- * the CA for every mesh identity on its node. Refuses anything that would leave loopback.
+ * Decides what the launcher runs for the mesh a folder describes: one ztunnel per node (sorted by
+ * name, addresses from 127.0.0.11), each needing a certificate from the CA for every mesh identity
+ * on its node. Given the nodes already running, keeps them and their addresses (their ztunnels
+ * cannot move) and lists workloads on other nodes as unplaced. Refuses anything that would leave
+ * loopback.
  */
-export async function planMesh(configPath: string): Promise<MeshPlan> {
-  return planMeshText(await readFile(configPath, 'utf8'), configPath);
-}
-
-/** `planMesh` of text already read; `configPath` is what the ztunnels will be told to read. */
-export function planMeshText(text: string, configPath: string): MeshPlan {
-  const snapshot = parseLocalConfig(text, configPath);
+export function planMesh(config: MeshConfig, configDir: string, running?: readonly NodeAddress[]): MeshPlan {
+  const { snapshot } = config;
   const problems: string[] = [];
   for (const workload of snapshot.workloads) {
     for (const ip of workload.workloadIps) {
@@ -67,24 +66,35 @@ export function planMeshText(text: string, configPath: string): MeshPlan {
         problems.push(`service ${service.hostname}: VIP ${vip.ip} is not in 127.0.0.0/8`);
     }
   }
-  const nodeNames = [...new Set(snapshot.workloads.map((w) => w.node).filter((node) => node !== ''))].sort();
-  if (nodeNames.length > LAST_HOST_OCTET - FIRST_NODE_HOST_OCTET + 1) problems.push('too many nodes');
+  const addresses = running ?? nodeAddresses(snapshot.workloads);
+  if (addresses.length > LAST_HOST_OCTET - FIRST_NODE_HOST_OCTET + 1) problems.push('too many nodes');
   if (problems.length > 0) {
-    throw new MeshError(ErrorCode.ConfigInvalid, `${configPath}:\n  ${problems.join('\n  ')}`);
+    throw new MeshError(ErrorCode.ConfigInvalid, `${configDir}:\n  ${problems.join('\n  ')}`);
   }
 
-  const nodes = nodeNames.map((name, index) => {
+  const nodes = addresses.map(({ name, instanceIp }) => {
     const workloads = snapshot.workloads.filter((w) => w.node === name);
     return {
       name,
-      instanceIp: `127.0.0.${String(FIRST_NODE_HOST_OCTET + index)}`,
+      instanceIp,
       workloads,
       meshIdentities: [
         ...new Set(workloads.filter((w) => w.tunnelProtocol === 'HBONE').map((w) => w.identity)),
       ],
     };
   });
-  return { configPath, snapshot, nodes };
+  const placed = new Set(addresses.map((node) => node.name));
+  const unplaced = snapshot.workloads.filter((w) => !placed.has(w.node));
+  return { configDir, snapshot, nodes, unplaced, problems: config.problems };
+}
+
+/** Every node some workload names, sorted, on 127.0.0.11, .12, ... */
+function nodeAddresses(workloads: readonly Workload[]): NodeAddress[] {
+  const names = [...new Set(workloads.map((w) => w.node).filter((node) => node !== ''))].sort();
+  return names.map((name, index) => ({
+    name,
+    instanceIp: `127.0.0.${String(FIRST_NODE_HOST_OCTET + index)}`,
+  }));
 }
 
 export function workloadNamed(plan: MeshPlan, name: string): Workload | undefined {
@@ -95,7 +105,7 @@ export function serviceNamed(plan: MeshPlan, hostname: string): Service | undefi
   return plan.snapshot.services.find((s) => s.hostname === hostname);
 }
 
-/** The workloads that back a service (those that list it), in file order. */
+/** The workloads that back a service (those that list it), by uid. */
 export function endpointsOf(plan: MeshPlan, service: Service): Workload[] {
   return plan.snapshot.workloads.filter((w) => w.services.has(service.key));
 }
@@ -106,4 +116,9 @@ export function nodeOf(plan: MeshPlan, workload: Workload): NodePlan | undefined
 
 function isLoopbackV4(ip: string): boolean {
   return isIPv4(ip) && ip.startsWith('127.');
+}
+
+/** The plan of a folder as it is now, read once (for tests and one-shot tools). */
+export async function planFolder(dir: string): Promise<MeshPlan> {
+  return planMesh(await readMeshFolder(dir), dir);
 }

@@ -1,5 +1,5 @@
 import { errorMessage, parseSocketAddress } from '@ambient/core';
-import { exchange, socks5Connect } from '@ambient/testing';
+import { exchange, Socks5Error, socks5Connect } from '@ambient/testing';
 import { parseReply, type ParsedReply } from './apps.js';
 import type { LogLine } from './log-feed.js';
 import type { Destination, ResolvedStep } from './tour.js';
@@ -31,10 +31,17 @@ export interface Probe {
   readonly parsedReply: ParsedReply | undefined;
   /** Undefined when no reply named one of the step's destinations. */
   readonly answerer: Destination | undefined;
+  /**
+   * Where the connection went: the answerer, or (when nobody answered, as when a policy denied it)
+   * the destination the caller's ztunnel logged.
+   */
+  readonly destination: Destination | undefined;
   readonly error: string | undefined;
+  /** The SOCKS5 reply code when the caller's ztunnel refused the connection. */
+  readonly socksReply: number | undefined;
   /** The caller's ztunnel's access line for this connection. */
   readonly outbound: LogLine | undefined;
-  /** The answerer's ztunnel's access line (HBONE only: plain TCP never reaches a ztunnel there). */
+  /** The destination's ztunnel's access line (HBONE only: plain TCP never reaches a ztunnel there). */
   readonly inbound: LogLine | undefined;
   readonly sourceMetrics: MetricsWindow | undefined;
   readonly destinationMetrics: MetricsWindow | undefined;
@@ -65,6 +72,7 @@ export async function runProbe(
 
   let reply: Buffer | undefined;
   let error: string | undefined;
+  let socksReply: number | undefined;
   let sourcePort: number | undefined;
   try {
     const socket = await withTimeout(
@@ -84,33 +92,35 @@ export async function runProbe(
     );
   } catch (err) {
     error = errorMessage(err);
+    if (err instanceof Socks5Error) socksReply = err.reply;
   }
 
   const replyText = reply?.toString('utf8');
   const parsedReply = replyText === undefined ? undefined : parseReply(replyText);
   const answerer = step.destinations.find((d) => d.name === parsedReply?.name && d.ip === parsedReply.ip);
-  const sourceAddress = `${step.sourceIp}:${String(sourcePort)}`;
-  const outbound =
+  // A refused SOCKS5 handshake leaves no socket to read the port from; the steps of a round run one
+  // at a time, so the first line from the caller's IP after the mark is this connection's.
+  const fromCaller = (address: unknown): boolean =>
     sourcePort === undefined
-      ? undefined
-      : await sourceZtunnel.logs.waitFor(
-          positions.get(sourceZtunnel) ?? 0,
-          (line) =>
-            line.message === ACCESS_LOG_COMPLETE &&
-            line.direction === 'outbound' &&
-            line['src.addr'] === sourceAddress,
-          ACCESS_LOG_WAIT_MS,
-        );
-  const answeringZtunnel = answerer?.node && destinationZtunnels.get(answerer.node.name);
+      ? typeof address === 'string' && parseSocketAddress(address)?.ip === step.sourceIp
+      : address === `${step.sourceIp}:${String(sourcePort)}`;
+  const outbound = await sourceZtunnel.logs.waitFor(
+    positions.get(sourceZtunnel) ?? 0,
+    (line) =>
+      line.message === ACCESS_LOG_COMPLETE && line.direction === 'outbound' && fromCaller(line['src.addr']),
+    ACCESS_LOG_WAIT_MS,
+  );
+  const destination = answerer ?? loggedDestination(step, outbound);
+  const destinationZtunnel = destination?.node && destinationZtunnels.get(destination.node.name);
   const inbound =
-    answerer?.path === 'hbone' && answeringZtunnel
-      ? await answeringZtunnel.logs.waitFor(
-          positions.get(answeringZtunnel) ?? 0,
+    destination?.path === 'hbone' && destinationZtunnel
+      ? await destinationZtunnel.logs.waitFor(
+          positions.get(destinationZtunnel) ?? 0,
           (line) =>
             line.message === ACCESS_LOG_COMPLETE &&
             line.direction === 'inbound' &&
             typeof line['dst.hbone_addr'] === 'string' &&
-            parseSocketAddress(line['dst.hbone_addr'])?.ip === answerer.ip &&
+            parseSocketAddress(line['dst.hbone_addr'])?.ip === destination.ip &&
             typeof line['src.addr'] === 'string' &&
             parseSocketAddress(line['src.addr'])?.ip === step.sourceIp,
           ACCESS_LOG_WAIT_MS,
@@ -130,12 +140,21 @@ export async function runProbe(
     replyBytes: reply?.length ?? 0,
     parsedReply,
     answerer,
+    destination,
     error,
+    socksReply,
     outbound,
     inbound,
     sourceMetrics: await window(sourceZtunnel),
-    destinationMetrics: answerer?.path === 'hbone' ? await window(answeringZtunnel) : undefined,
+    destinationMetrics: destination?.path === 'hbone' ? await window(destinationZtunnel) : undefined,
   };
+}
+
+/** The destination the caller's ztunnel says it sent the connection to (HBONE target or plain address). */
+function loggedDestination(step: ResolvedStep, outbound: LogLine | undefined): Destination | undefined {
+  const address = outbound?.['dst.hbone_addr'] ?? outbound?.['dst.addr'];
+  const ip = typeof address === 'string' ? parseSocketAddress(address)?.ip : undefined;
+  return ip === undefined ? undefined : step.destinations.find((d) => d.ip === ip);
 }
 
 export async function fetchMetrics(ztunnel: ZtunnelProcess): Promise<string> {

@@ -1,9 +1,11 @@
-import { relative } from 'node:path';
 import { styleText } from 'node:util';
 import { formatSocketAddress } from '@ambient/core';
 import { rowsFor, type CaRoot, type NodeCertificates } from './certificate-checks.js';
-import { answerTally, formatTally, shortIdentity, type CheckLine } from './checks.js';
+import type { Workload } from '@ambient/state';
+import { answerTally, DENIED_STATUS, formatTally, shortIdentity, type CheckLine } from './checks.js';
+import { displayPath } from './mesh-folder.js';
 import type { MeshPlan } from './mesh-plan.js';
+import { summarizePolicy } from './policy-summary.js';
 import type { Probe } from './probe.js';
 import { formatSample, samplesOf } from '@ambient/testing';
 import type { ResolvedStep } from './tour.js';
@@ -16,6 +18,7 @@ const METRIC_EXCERPT_LABELS = [
   'destination_workload',
   'connection_security_policy',
 ];
+const DENY_EXCERPT_LABELS = ['reporter', 'source_workload', 'destination_workload', 'response_flags'];
 const METRIC_EXCERPT_LINES = 4;
 const COLUMN_GAP = '  ';
 
@@ -70,31 +73,40 @@ export function alignColumns(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** Who runs where: the CA, nodes with their ztunnel and pods, then the services. */
-export function formatMeshOverview(plan: MeshPlan, caAddress: string, logPaths: readonly string[]): string[] {
+/** Who runs where: the control plane, nodes with their ztunnel and pods, then services and policies. */
+export function formatMeshOverview(
+  plan: MeshPlan,
+  controlPlaneAddress: string,
+  logPaths: readonly string[],
+): string[] {
+  const folder = displayPath(plan.configDir);
   const rows = [
-    ['control plane', `CA ${caAddress}`, 'issues every workload certificate, one token per node'],
+    [
+      'control plane',
+      `CA + xDS ${controlPlaneAddress}`,
+      `serves ${folder} to the ztunnels, issues every workload certificate`,
+    ],
   ];
-  rows.push(
-    ...plan.nodes.map((node) => [
-      node.name,
-      `ztunnel ${node.instanceIp}`,
-      node.workloads
-        .map(
-          (w) =>
-            `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`,
-        )
-        .join(', '),
-    ]),
-  );
+  const describe = (w: Workload): string =>
+    `${w.name} ${w.workloadIps.join(',')}${w.tunnelProtocol === 'HBONE' ? '' : ' (not in the mesh)'}`;
+  for (const node of plan.nodes) {
+    rows.push([node.name, `ztunnel ${node.instanceIp}`, node.workloads.map(describe).join(', ')]);
+  }
+  for (const node of new Set(plan.unplaced.map((w) => w.node))) {
+    const pods = plan.unplaced.filter((w) => w.node === node).map(describe);
+    rows.push([node || '(no node)', 'no ztunnel here', pods.join(', ')]);
+  }
   for (const service of plan.snapshot.services) {
     const vips = service.vips.map((vip) => vip.ip).join(',');
     const ports = service.ports.map((p) => `${String(p.servicePort)}→${String(p.targetPort)}`).join(',');
     const endpoints = plan.snapshot.workloads.filter((w) => w.services.has(service.key)).map((w) => w.name);
     rows.push(['service', service.hostname, `VIP ${vips} port ${ports}, endpoints ${endpoints.join(', ')}`]);
   }
+  for (const policy of plan.snapshot.authorizations ?? []) {
+    rows.push(['policy', policy.key, summarizePolicy(policy, plan.snapshot.workloads)]);
+  }
   const lines = alignColumns(rows).map((line) => `  ${line}`);
-  lines.push(`  ${dim(`mesh file ${relative(process.cwd(), plan.configPath) || plan.configPath}`)}`);
+  lines.push(`  ${dim(`mesh config ${folder}/ (Kubernetes YAML; npm start follows edits)`)}`);
   lines.push(`  ${dim(`logs ${logPaths.join('  ')}`)}`);
   return lines;
 }
@@ -113,7 +125,20 @@ export const STEP_HEADER = [
 export function stepRow(step: ResolvedStep, probes: readonly Probe[]): string[] {
   const first = probes[0];
   const answered = answerTally(probes);
-  const failure = probes.find((p) => p.error !== undefined)?.error;
+  // Refusals the policies in force call for are the step working, not failing.
+  const refused = probes.filter(
+    (p) => p.answerer === undefined && p.destination?.authorization.allowed === false,
+  );
+  const failure = probes.find((p) => p.error !== undefined && !refused.includes(p))?.error;
+  let outcome = formatTally(answered);
+  const denial = refused[0];
+  if (denial) {
+    const reason = typeof denial.inbound?.error === 'string' ? denial.inbound.error : 'denied';
+    outcome =
+      answered.size === 0
+        ? `nobody: ${reason}`
+        : `${outcome}; refused${refused.length > 1 ? ` ×${String(refused.length)}` : ''}`;
+  }
   return [
     String(step.number),
     step.source.name,
@@ -121,14 +146,15 @@ export function stepRow(step: ResolvedStep, probes: readonly Probe[]): string[] 
     pathOf(first),
     identitiesOf(first),
     first?.reply === undefined ? '-' : `${String(first.requestBytes)} / ${String(first.replyBytes)}`,
-    failure === undefined ? formatTally(answered) : `failed: ${failure}`,
+    failure === undefined ? outcome : `failed: ${failure}`,
   ];
 }
 
-/** What the caller's ztunnel logged about the route. */
+/** What the caller's ztunnel logged about the route (and a CONNECT the destination refused). */
 function pathOf(probe: Probe | undefined): string {
   const line = probe?.outbound;
   if (!line) return '?';
+  if (typeof line.error === 'string' && DENIED_STATUS.test(line.error)) return 'denied (401)';
   if (line['dst.hbone_addr'] !== undefined) return 'HBONE';
   if (line['dst.workload'] !== undefined) return 'plain TCP';
   return 'passthrough';
@@ -141,13 +167,16 @@ function identitiesOf(probe: Probe | undefined): string {
   return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
 }
 
-/** The CA's gRPC address and trust bundle, then each ztunnel's HTTP endpoints and SOCKS5. */
-export function formatEndpoints(plan: MeshPlan, ca: { address: string; rootCertPath: string }): string[] {
-  const caRow = [
-    'CA',
-    `https://${ca.address}`,
-    'gRPC istio.v1.auth.IstioCertificateService',
-    `root ${ca.rootCertPath}`,
+/** The control plane's address and trust bundle, then each ztunnel's HTTP endpoints and SOCKS5. */
+export function formatEndpoints(
+  plan: MeshPlan,
+  controlPlane: { address: string; rootCertPath: string },
+): string[] {
+  const controlPlaneRow = [
+    'control plane',
+    `https://${controlPlane.address}`,
+    'gRPC: Delta xDS and istio.v1.auth.IstioCertificateService',
+    `root ${controlPlane.rootCertPath}`,
   ];
   const nodeRows = plan.nodes.map((node) => {
     const at = (port: number, path = ''): string =>
@@ -160,11 +189,11 @@ export function formatEndpoints(plan: MeshPlan, ca: { address: string; rootCertP
       `socks5 ${formatSocketAddress(node.instanceIp, PORTS.socks5)}`,
     ];
   });
-  // The CA's columns mean other things than a ztunnel's: aligned apart, its name column kept as wide.
-  const nameWidth = Math.max(caRow[0]?.length ?? 0, ...nodeRows.map((row) => row[0]?.length ?? 0));
+  // The control plane's columns mean other things than a ztunnel's: aligned apart, its name column kept as wide.
+  const nameWidth = Math.max(controlPlaneRow[0]?.length ?? 0, ...nodeRows.map((row) => row[0]?.length ?? 0));
   const pad = (rows: string[][]): string[][] =>
     rows.map(([name = '', ...rest]) => [name.padEnd(nameWidth), ...rest]);
-  return [...alignColumns(pad([caRow])), ...alignColumns(pad(nodeRows))].map((line) => `  ${line}`);
+  return [...alignColumns(pad([controlPlaneRow])), ...alignColumns(pad(nodeRows))].map((line) => `  ${line}`);
 }
 
 /**
@@ -210,8 +239,32 @@ function formatTime(iso: string | undefined): string {
 
 /** A few `istio_tcp_connections_opened_total` samples of one ztunnel, trimmed to the labels that tell them apart. */
 export function formatMetricExcerpt(metricsText: string): string[] {
-  return samplesOf(metricsText, 'istio_tcp_connections_opened_total')
-    .filter((sample) => sample.labels.get('reporter') === 'destination')
+  return excerpt(
+    metricsText,
+    'istio_tcp_connections_opened_total',
+    { reporter: 'destination' },
+    METRIC_EXCERPT_LABELS,
+  );
+}
+
+/** The connections one ztunnel's policies denied, as its `istio_tcp_connections_failed_total` counts them. */
+export function formatDenyExcerpt(metricsText: string): string[] {
+  return excerpt(
+    metricsText,
+    'istio_tcp_connections_failed_total',
+    { reporter: 'destination', response_flags: 'DENY' },
+    DENY_EXCERPT_LABELS,
+  );
+}
+
+function excerpt(
+  metricsText: string,
+  name: string,
+  wanted: Readonly<Record<string, string>>,
+  labels: readonly string[],
+): string[] {
+  return samplesOf(metricsText, name)
+    .filter((sample) => Object.entries(wanted).every(([label, value]) => sample.labels.get(label) === value))
     .slice(0, METRIC_EXCERPT_LINES)
-    .map((sample) => `  ${formatSample(sample, METRIC_EXCERPT_LABELS).slice(sample.name.length)}`);
+    .map((sample) => `  ${formatSample(sample, labels).slice(sample.name.length)}`);
 }

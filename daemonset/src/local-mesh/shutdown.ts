@@ -5,16 +5,14 @@ import { print } from './report.js';
 
 /**
  * A child asked to stop must finish by itself and exit 0, as it would for the kubelet: a ztunnel
- * drains its connections, the CA its in-flight requests.
+ * drains its connections, the control plane its in-flight requests.
  */
 export function checkCleanExit(result: StopResult): CheckLine {
   const ok = !result.killed && result.code === 0 && result.signal === null;
   const how = result.killed ? 'had to be killed' : `ended with ${describeExit(result)}`;
-  const what = result.role === 'ztunnel' ? 'ztunnel' : 'control plane';
+  const who = result.role === 'ztunnel' ? `${result.name}: ztunnel` : result.name;
   const clean = result.role === 'ztunnel' ? 'drained and exited 0' : 'exited 0';
-  const text = ok
-    ? `${result.name}: ${what} ${clean} on SIGTERM`
-    : `${result.name}: ${what} ${how} after SIGTERM`;
+  const text = ok ? `${who} ${clean} on SIGTERM` : `${who} ${how} after SIGTERM`;
   return { kind: 'shutdown', ok, text, count: 1 };
 }
 

@@ -34,7 +34,7 @@ export async function runRound(
       const check: CheckLine = {
         kind: 'step',
         ok: false,
-        text: `step skipped: ${resolution.reason} in the mesh file`,
+        text: `step skipped: ${resolution.reason}`,
         count: 1,
       };
       outcomes.push({ ...resolution, checks: [check] });
@@ -46,9 +46,11 @@ export async function runRound(
     for (;;) {
       const probe = await runProbe(step, ztunnels, request);
       probes.push(probe);
-      if (!step.isService || probe.error !== undefined) break;
-      const answered = new Set(probes.flatMap((p) => (p.answerer ? [p.answerer.name] : [])));
-      const everyone = step.destinations.every((d) => answered.has(d.name));
+      // A refusal ends a VIP's run unless the policies expect it of the endpoint it went to.
+      const refusalExpected = probe.destination?.authorization.allowed === false;
+      if (!step.isService || (probe.error !== undefined && !refusalExpected)) break;
+      const reached = new Set(probes.flatMap((p) => (p.destination ? [p.destination.name] : [])));
+      const everyone = step.destinations.every((d) => reached.has(d.name));
       if (probes.length >= SERVICE_MAX_CONNECTIONS || (everyone && probes.length >= SERVICE_MIN_CONNECTIONS))
         break;
     }

@@ -1,4 +1,9 @@
-import type { Workload } from '@ambient/state';
+import { ProxyState, resolveTargetPort, type Workload } from '@ambient/state';
+import {
+  expectAuthorization,
+  NOT_ENFORCED,
+  type ExpectedAuthorization,
+} from './authorization-expectation.js';
 import {
   APP_PORT,
   endpointsOf,
@@ -13,7 +18,7 @@ import {
 /** How ztunnel should carry a connection to a destination. */
 export type Path = 'hbone' | 'tcp' | 'passthrough';
 
-/** One stop of the tour, by the names in the mesh file. */
+/** One stop of the tour, by the names of the mesh config's pods and services. */
 export interface TourStep {
   readonly from: string;
   readonly to:
@@ -22,11 +27,16 @@ export interface TourStep {
     | { readonly kind: 'outside' };
 }
 
-/** A pod to a pod on another node; a service VIP; other identities; outside the mesh; not a mesh address. */
+/**
+ * A pod to a pod on another node; a service VIP; other identities; a caller the example's policy
+ * (examples/mesh/policies.yaml) denies; outside the mesh; not a mesh address. Whether a step is
+ * allowed is not written here: it is judged against the policies the mesh config has now.
+ */
 export const TOUR: readonly TourStep[] = [
   { from: 'sleep', to: { kind: 'workload', name: 'echo-v1' } },
   { from: 'sleep', to: { kind: 'service', hostname: 'echo.default.svc.cluster.local', port: 80 } },
   { from: 'productpage', to: { kind: 'workload', name: 'reviews' } },
+  { from: 'sleep', to: { kind: 'workload', name: 'reviews' } },
   { from: 'sleep', to: { kind: 'workload', name: 'legacy' } },
   { from: 'sleep', to: { kind: 'outside' } },
 ];
@@ -41,6 +51,8 @@ export interface Destination {
   /** Undefined for the server outside the mesh. */
   readonly workload: Workload | undefined;
   readonly node: NodePlan | undefined;
+  /** What the destination's ztunnel should decide about this step's caller, by the current policies. */
+  readonly authorization: ExpectedAuthorization;
 }
 
 export interface ResolvedStep {
@@ -62,22 +74,47 @@ export type StepResolution =
   | { readonly kind: 'ready'; readonly step: ResolvedStep }
   | { readonly kind: 'unavailable'; readonly number: number; readonly reason: string };
 
-/** Finds each step's workloads in the plan; a step whose names the file lacks is reported, not run. */
+/**
+ * Finds each step's workloads in the plan and what its policies say about it; a step whose names
+ * the mesh config lacks (or whose pods are on a node without a ztunnel here) is reported, not run.
+ */
 export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): StepResolution[] {
+  const state = new ProxyState(plan.snapshot);
   return steps.map((step, index) => {
     const number = index + 1;
     const unavailable = (reason: string): StepResolution => ({ kind: 'unavailable', number, reason });
     const source = workloadNamed(plan, step.from);
-    const sourceNode = source && nodeOf(plan, source);
     const sourceIp = source?.workloadIps[0];
-    if (!source || !sourceNode || sourceIp === undefined) return unavailable(`no workload ${step.from}`);
+    if (!source || sourceIp === undefined) return unavailable(`no workload ${step.from} in the mesh config`);
+    const sourceNode = nodeOf(plan, source);
+    if (!sourceNode) return unavailable(noZtunnel(source));
+    const destinationOf = (workload: Workload, port: number): Destination | string => {
+      const ip = workload.workloadIps[0];
+      if (ip === undefined) return `workload ${workload.name} has no IP`;
+      const node = nodeOf(plan, workload);
+      const hbone = workload.tunnelProtocol === 'HBONE';
+      // Only a ztunnel in front of the destination enforces its policies (and must be running).
+      if (hbone && !node) return noZtunnel(workload);
+      return {
+        name: workload.name,
+        ip,
+        port,
+        path: hbone ? 'hbone' : 'tcp',
+        workload,
+        node,
+        authorization: hbone
+          ? expectAuthorization(state, { workload: source, ip: sourceIp }, { workload, ip, port })
+          : NOT_ENFORCED,
+      };
+    };
 
     const to = step.to;
     switch (to.kind) {
       case 'workload': {
         const workload = workloadNamed(plan, to.name);
-        const destination = workload && destinationOf(plan, workload, APP_PORT);
-        if (!destination) return unavailable(`no workload ${to.name}`);
+        if (!workload) return unavailable(`no workload ${to.name} in the mesh config`);
+        const destination = destinationOf(workload, APP_PORT);
+        if (typeof destination === 'string') return unavailable(destination);
         const ready: ResolvedStep = {
           number,
           source,
@@ -93,12 +130,14 @@ export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): 
       case 'service': {
         const service = serviceNamed(plan, to.hostname);
         const vip = service?.vips[0];
-        const targetPort = service?.ports.find((p) => p.servicePort === to.port)?.targetPort;
-        if (!service || !vip || targetPort === undefined)
-          return unavailable(`no service ${to.hostname}:${String(to.port)}`);
-        const destinations = endpointsOf(plan, service).flatMap(
-          (w) => destinationOf(plan, w, targetPort) ?? [],
-        );
+        if (!service || !vip || !service.ports.some((p) => p.servicePort === to.port))
+          return unavailable(`no service ${to.hostname}:${String(to.port)} in the mesh config`);
+        const destinations = endpointsOf(plan, service).flatMap((w) => {
+          // As the caller's ztunnel maps it: the endpoint's own target port first, else the service's.
+          const targetPort = resolveTargetPort(service, w.services.get(service.key), to.port);
+          const destination = targetPort === undefined ? undefined : destinationOf(w, targetPort);
+          return destination === undefined || typeof destination === 'string' ? [] : [destination];
+        });
         if (destinations.length === 0) return unavailable(`service ${to.hostname} has no endpoints`);
         const ready: ResolvedStep = {
           number,
@@ -118,6 +157,7 @@ export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): 
           path: 'passthrough',
           workload: undefined,
           node: undefined,
+          authorization: NOT_ENFORCED,
         };
         const ready: ResolvedStep = {
           number,
@@ -135,15 +175,6 @@ export function resolveTour(plan: MeshPlan, steps: readonly TourStep[] = TOUR): 
   });
 }
 
-function destinationOf(plan: MeshPlan, workload: Workload, port: number): Destination | undefined {
-  const ip = workload.workloadIps[0];
-  if (ip === undefined) return undefined;
-  return {
-    name: workload.name,
-    ip,
-    port,
-    path: workload.tunnelProtocol === 'HBONE' ? 'hbone' : 'tcp',
-    workload,
-    node: nodeOf(plan, workload),
-  };
+function noZtunnel(workload: Workload): string {
+  return `${workload.name} is on ${workload.node || 'no node'}, which has no ztunnel here (restart to add one)`;
 }

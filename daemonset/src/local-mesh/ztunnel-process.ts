@@ -8,21 +8,23 @@ const ZTUNNEL_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
 const READINESS_PORT = 15021;
 const READINESS_POLL_MS = 100;
 
-/** How a ztunnel reaches the CA that issues its workloads' certificates. */
-export interface ZtunnelCaOptions {
-  /** CA_ADDRESS, `ip:port`. */
+/**
+ * How a ztunnel reaches the control plane, which issues its workloads' certificates and serves it
+ * the mesh over Delta xDS, both on the same TLS port.
+ */
+export interface ZtunnelControlPlaneOptions {
+  /** CA_ADDRESS, `ip:port`; XDS_ADDRESS is `https://` the same. */
   readonly address: string;
-  /** CA_ROOT_CA: the CA's trust bundle, which its serving certificate chains to. */
+  /** CA_ROOT_CA and XDS_ROOT_CA: the trust bundle its serving certificate chains to. */
   readonly rootCertPath: string;
-  /** AUTH_TOKEN: the file with this node's bearer token. */
+  /** AUTH_TOKEN: the file with this node's bearer token (for certificates and for xDS). */
   readonly tokenPath: string;
 }
 
 export interface ZtunnelProcessOptions {
   readonly node: string;
   readonly instanceIp: string;
-  readonly configPath: string;
-  readonly ca: ZtunnelCaOptions;
+  readonly controlPlane: ZtunnelControlPlaneOptions;
   /** Where `<node>.log` (stdout, NDJSON) and `<node>.stderr.log` go. */
   readonly logDir: string;
 }
@@ -43,11 +45,14 @@ export class ZtunnelProcess {
         PATH: process.env.PATH ?? '',
         NODE_NAME: options.node,
         INSTANCE_IP: options.instanceIp,
-        LOCAL_XDS_PATH: options.configPath,
+        // Workloads, services and policies from the control plane (TLS, checked against its root),
+        // as from istiod: no LOCAL_XDS_PATH.
+        XDS_ADDRESS: `https://${options.controlPlane.address}`,
+        XDS_ROOT_CA: options.controlPlane.rootCertPath,
         // Every certificate comes from the CA: no WORKLOAD_CERTS_DIR.
-        CA_ADDRESS: options.ca.address,
-        CA_ROOT_CA: options.ca.rootCertPath,
-        AUTH_TOKEN: options.ca.tokenPath,
+        CA_ADDRESS: options.controlPlane.address,
+        CA_ROOT_CA: options.controlPlane.rootCertPath,
+        AUTH_TOKEN: options.controlPlane.tokenPath,
         LOG_LEVEL: 'info',
       },
       logPath: this.logPath,
@@ -82,7 +87,8 @@ export class ZtunnelProcess {
 
   /**
    * Polls `/healthz/ready` until it answers 200; fails early if the process exits. A ztunnel is
-   * ready only once the CA has issued a certificate for every mesh identity on its node.
+   * ready only once it has the control plane's complete mesh config and the CA has issued a
+   * certificate for every mesh identity on its node.
    */
   async waitReady(timeoutMs: number): Promise<void> {
     const url = `http://${this.instanceIp}:${String(READINESS_PORT)}/healthz/ready`;

@@ -56,3 +56,11 @@ export {
   kubeConfigFromEnvironment,
   type KubernetesSourceOptions,
 } from './sources/kubernetes.js';
+export {
+  convertMesh,
+  DEFAULT_CONVERT_OPTIONS,
+  type ConversionResult,
+  type ConvertOptions,
+} from './convert/index.js';
+export { FolderSource, type FolderSourceOptions } from './sources/folder.js';
+export type { ConfigSource, KubeObject, SourceObject, SourceProblem } from './sources/source.js';
