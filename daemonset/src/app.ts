@@ -1,12 +1,14 @@
 import net from 'node:net';
 import { Server as HttpServer } from 'node:http';
 import { closeServer, createLogger, errorMessage, listenOn, type Logger } from '@ambient/core';
-import { HbonePool } from '@ambient/hbone';
+import { HbonePool, type HboneServer } from '@ambient/hbone';
+import type { ZdsClient } from '@ambient/redirect';
 import { ProxyState } from '@ambient/state';
 import { Metrics } from '@ambient/telemetry';
 import { createHttpServer, json, loggingRoute, metricsRoutes, readinessRoutes, text } from './admin.js';
 import { createCertificateSource, type CertificateDump, type CertificateSource } from './certificates.js';
 import { internalPorts, type ZtunnelConfig } from './config.js';
+import type { InpodDump, InpodManager } from './inpod/inpod-manager.js';
 import { InboundProxy } from './proxy/inbound.js';
 import { InboundAuthorizer } from './proxy/inbound-authorization.js';
 import { InboundPassthroughProxy } from './proxy/inbound-passthrough.js';
@@ -14,6 +16,14 @@ import { ConnectionTracker, type ProxyInputs } from './proxy/inputs.js';
 import { OutboundProxy } from './proxy/outbound.js';
 import { startStateSource, type StateSource } from './state-source.js';
 import { WorkloadListeners } from './workload-listeners.js';
+
+/** The inbound listeners of the node's workloads: per workload IP on the host, or in each pod (in-pod). */
+interface InboundListeners {
+  serversFor(identity: string): Pick<HboneServer, 'setCertificate'>[];
+  /** Stop accepting; open connections carry on. */
+  drain(): void;
+  destroy(): void;
+}
 
 export interface StartOptions {
   readonly logger?: Logger;
@@ -45,7 +55,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   const logger =
     options.logger ??
     createLogger({ level: config.logLevel, base: { component: 'ztunnel', node: config.nodeName } });
-  const pending = new Set(['config', 'certificates', 'listeners']);
+  const pending = new Set([
+    'config',
+    'certificates',
+    'listeners',
+    ...(config.inpod.enabled ? ['inpod'] : []),
+  ]);
   const metrics = new Metrics();
   const connections = new ConnectionTracker();
   const servers: net.Server[] = [];
@@ -55,10 +70,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   };
   let pool: HbonePool | undefined;
   let certificates: CertificateSource | undefined;
-  let listeners: WorkloadListeners | undefined;
+  let listeners: InboundListeners | undefined;
+  let zds: ZdsClient | undefined;
   let stopStateSource: (() => void) | undefined;
   const closeAll = (): void => {
     for (const server of servers) server.close();
+    void zds?.stop();
     listeners?.destroy();
     pool?.destroy();
     certificates?.close();
@@ -103,16 +120,34 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       internalPorts: internalPorts(config),
       selfIps,
     };
-    const workloadListeners = new WorkloadListeners({
-      config,
-      state,
-      certificates: source,
-      logger,
-      onHboneStream: new InboundProxy(inputs).handle,
-      onPlaintext: new InboundPassthroughProxy(inputs).handle,
-      selfIps,
-    });
-    listeners = workloadListeners;
+    // In-pod, every pod gets its own listeners inside its namespace; none open on the host.
+    const workloadListeners = config.inpod.enabled
+      ? undefined
+      : new WorkloadListeners({
+          config,
+          state,
+          certificates: source,
+          logger,
+          onHboneStream: new InboundProxy(inputs).handle,
+          onPlaintext: new InboundPassthroughProxy(inputs).handle,
+          selfIps,
+        });
+    // Loaded only in in-pod mode: the native addon and ZDS are not needed (nor paid for in memory) otherwise.
+    let inpod: InpodManager | undefined;
+    if (config.inpod.enabled) {
+      const [{ InpodManager }, { PodStarter }] = await Promise.all([
+        import('./inpod/inpod-manager.js'),
+        import('./inpod/pod-starter.js'),
+      ]);
+      inpod = new InpodManager({
+        startPod: new PodStarter(inputs, source, config.inpod.mark).start,
+        drainDeadlineMs: config.terminationDeadlineMs,
+        inSnapshot: () => zds?.synced !== true,
+        logger,
+      });
+    }
+    const inbound: InboundListeners | undefined = inpod ?? workloadListeners;
+    listeners = inbound;
 
     let shutdownPromise: Promise<void> | undefined;
     const ztunnel: Ztunnel = {
@@ -122,7 +157,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       pool,
       logger,
       connections,
-      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, workloadListeners, source, stateSource)),
+      shutdown: () => (shutdownPromise ??= drain(ztunnel, servers, inbound, zds, source, stateSource)),
     };
 
     const admin = createHttpServer(
@@ -131,7 +166,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
           text(res, 200, 'ztunnel admin: /config_dump /logging /quitquitquit\n');
         },
         '/config_dump': (_req, _url, res) => {
-          json(res, 200, configDump(config, state, source.dump(), stateSource.status()));
+          json(res, 200, configDump(config, state, source.dump(), stateSource.status(), inpod?.dump()));
         },
         '/logging': loggingRoute(logger, config.logLevel),
         '/quitquitquit': (req, _url, res) => {
@@ -159,11 +194,21 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     pending.delete('config');
     // Every mesh identity on this node gets its certificate before its listener opens; a taken
     // port at startup fails the start.
-    await workloadListeners.reconcile(true);
+    if (workloadListeners !== undefined) {
+      await workloadListeners.reconcile(true);
+      state.onChange(() => {
+        void workloadListeners.reconcile();
+      });
+    }
     pending.delete('certificates');
-    state.onChange(() => {
-      void workloadListeners.reconcile();
-    });
+    if (inpod !== undefined) {
+      // Pods come from the node agent; each waits for its certificate before its listeners open.
+      // Ready once the first snapshot is in: until then pods of this node may be missing.
+      const { ZdsClient } = await import('@ambient/redirect');
+      zds = new ZdsClient({ handler: inpod, path: config.inpod.udsPath, logger });
+      zds.start();
+      void inpod.firstSnapshot.then(() => pending.delete('inpod'));
+    }
     if (config.socks5Enabled) {
       const outbound = new OutboundProxy(inputs);
       await bind(
@@ -177,7 +222,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     // sessions made with the old one are retired so the next connection dials with the new one.
     const retiringPool = pool;
     source.onRotate((identity, certificate) => {
-      for (const hbone of workloadListeners.serversFor(identity)) hbone.setCertificate(certificate);
+      for (const hbone of inbound?.serversFor(identity) ?? []) hbone.setCertificate(certificate);
       retiringPool.retireIdentity(identity);
       logger.info({ identity, serial: certificate.serialNumber }, 'certificate rotated');
     });
@@ -200,15 +245,18 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
 async function drain(
   ztunnel: Ztunnel,
   servers: net.Server[],
-  workloadListeners: WorkloadListeners,
+  inbound: InboundListeners | undefined,
+  zds: ZdsClient | undefined,
   certificates: CertificateSource,
   stateSource: StateSource,
 ): Promise<void> {
   const { logger, connections, config, pool } = ztunnel;
   logger.info({ open: connections.size, deadlineMs: config.terminationDeadlineMs }, 'draining');
-  // Listeners first: nothing new arrives while the old finishes.
+  // Listeners first: nothing new arrives while the old finishes. No more pods from the node agent
+  // either: a restarted ztunnel gets them all again in its snapshot.
   for (const server of servers) server.close();
-  workloadListeners.drain();
+  await zds?.stop();
+  inbound?.drain();
   stateSource.close();
   pool.close();
   let timer: NodeJS.Timeout | undefined;
@@ -225,7 +273,7 @@ async function drain(
     // Destroyed sockets report 'close' on a later tick; wait so every outcome is recorded first.
     await connections.idle();
   }
-  workloadListeners.destroy();
+  inbound?.destroy();
   pool.destroy();
   certificates.close();
   for (const server of servers) if (server instanceof HttpServer) server.closeAllConnections();
@@ -238,6 +286,7 @@ function configDump(
   state: ProxyState,
   certificates: CertificateDump[],
   stateSource: unknown,
+  inpod: InpodDump | undefined,
 ): unknown {
   return {
     config,
@@ -249,5 +298,6 @@ function configDump(
     services: state.services(),
     policies: state.authorizations(),
     certificates,
+    ...(inpod === undefined ? {} : { inpod }),
   };
 }

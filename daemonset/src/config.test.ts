@@ -53,6 +53,23 @@ describe('parseConfig', () => {
     );
   });
 
+  it('leaves in-pod mode off unless asked, with istio-cni’s socket and mark by default', () => {
+    expect(parseConfig(required).inpod).toEqual({
+      enabled: false,
+      udsPath: '/var/run/ztunnel/ztunnel.sock',
+      mark: 1337,
+    });
+    const inpod = parseConfig({
+      ...required,
+      INPOD_ENABLED: 'true',
+      INPOD_UDS: '/tmp/z.sock',
+      INPOD_MARK: '4242',
+    });
+    expect(inpod.inpod).toEqual({ enabled: true, udsPath: '/tmp/z.sock', mark: 4242 });
+    expect(Object.isFrozen(inpod.inpod)).toBe(true);
+    expect(() => parseConfig({ ...required, INPOD_MARK: '0' })).toThrow(/INPOD_MARK/);
+  });
+
   it('keeps admin on loopback even when the instance address is not', () => {
     expect(parseConfig({ ...required, INSTANCE_IP: '10.1.2.3' }).adminIp).toBe('127.0.0.1');
     expect(parseConfig({ ...required, INSTANCE_IP: '127.0.0.12' }).adminIp).toBe('127.0.0.12');

@@ -23,6 +23,20 @@ export interface XdsConfig {
   readonly serverName: string | undefined;
 }
 
+/** In-pod mode: listeners inside each enrolled pod's network namespace, pods handed over by ZDS. */
+export interface InpodConfig {
+  /** INPOD_ENABLED; off by default here because it needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN). */
+  readonly enabled: boolean;
+  /** INPOD_UDS: the node agent's (istio-cni's) ZDS socket. */
+  readonly udsPath: string;
+  /** INPOD_MARK: SO_MARK on every socket ztunnel opens in a pod, so the pod's rules let it through. */
+  readonly mark: number;
+}
+
+/** istio-cni's defaults, so an unmodified node agent and its iptables rules fit. */
+export const DEFAULT_INPOD_UDS = '/var/run/ztunnel/ztunnel.sock';
+export const DEFAULT_INPOD_MARK = 1337;
+
 export interface ZtunnelConfig {
   /** The node this ztunnel serves: it proxies for workloads whose `node` is this. */
   readonly nodeName: string;
@@ -60,6 +74,7 @@ export interface ZtunnelConfig {
     readonly socks5: number;
   };
   readonly socks5Enabled: boolean;
+  readonly inpod: InpodConfig;
   readonly poolMaxStreamsPerConnection: number;
   readonly poolUnusedReleaseTimeoutMs: number;
   /** How long a drain lets open connections finish before closing them. */
@@ -139,6 +154,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       socks5: port('SOCKS5_PORT', DEFAULT_PORTS.socks5),
     }),
     socks5Enabled: read.bool('UNSTABLE_ENABLE_SOCKS5', true),
+    inpod: Object.freeze({
+      enabled: read.bool('INPOD_ENABLED', false),
+      udsPath: read.string('INPOD_UDS', DEFAULT_INPOD_UDS),
+      // A mark of 0 is no mark: the pod's rules would capture ztunnel's own traffic again.
+      mark: read.int('INPOD_MARK', DEFAULT_INPOD_MARK, 1, 0xffffffff),
+    }),
     poolMaxStreamsPerConnection: read.int('POOL_MAX_STREAMS_PER_CONNECTION', 100, 1, 10_000),
     poolUnusedReleaseTimeoutMs: read.durationMs('POOL_UNUSED_RELEASE_TIMEOUT', 5 * 60_000),
     terminationDeadlineMs: read.durationMs(

@@ -46,8 +46,8 @@ export interface BuildRequestOptions {
   readonly hbonePort: number;
   /** ztunnel's own ports: a connection to one of them on one of our addresses is a loop. */
   readonly internalPorts: ReadonlySet<number>;
-  /** Addresses of this ztunnel and the workloads it serves. */
-  readonly selfIps: ReadonlySet<string>;
+  /** Addresses of this ztunnel and the workloads it serves (a set, or any `has` test: in-pod adds loopback). */
+  readonly selfIps: Pick<ReadonlySet<string>, 'has'>;
   readonly random?: () => number;
   /** Set for the waypoint's own traffic to its target, which must not loop back to it. */
   readonly ignoreWaypoints?: boolean;

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import { ErrorCode, MeshError, formatSocketAddress, normalizeIp, type SocketAddress } from '@ambient/core';
 import { pump } from '@ambient/hbone';
+import type { Workload } from '@ambient/state';
 import { ConnectionResult } from '@ambient/telemetry';
-import type { ProxyInputs } from './inputs.js';
+import type { AppConnector, ProxyInputs } from './inputs.js';
 import { connectTcp } from './outbound.js';
 
 /** How the original destination of a captured connection is found (SO_ORIGINAL_DST once capture exists). */
@@ -15,22 +16,41 @@ export const localAddressAsDestination: OriginalDestination = (socket) => ({
 });
 
 /**
+ * Which workload a plaintext connection is for and how its app is reached. The defaults serve
+ * every local workload from the host; in-pod, one proxy serves one pod and reaches its app
+ * inside the pod's network namespace, from the caller's IP.
+ */
+export interface InboundPassthroughOptions {
+  /** The local workload the original destination belongs to; undefined refuses the connection. */
+  readonly destinationWorkload?: (target: SocketAddress) => Workload | undefined;
+  readonly connectApp?: AppConnector;
+}
+
+/**
  * Plaintext traffic to a workload we serve (port 15006): no identity is proven, so it is
  * recorded with `connection_security_policy="unknown"`; connections aimed at ztunnel's own
  * ports are refused.
  */
 export class InboundPassthroughProxy {
+  private readonly destinationWorkload: (target: SocketAddress) => Workload | undefined;
+  private readonly connectApp: AppConnector;
+
   constructor(
     private readonly inputs: ProxyInputs,
     private readonly originalDestination: OriginalDestination = localAddressAsDestination,
-  ) {}
+    options: InboundPassthroughOptions = {},
+  ) {
+    this.destinationWorkload =
+      options.destinationWorkload ?? ((target) => inputs.state.workloadByIp(target.ip));
+    this.connectApp = options.connectApp ?? ((target) => connectTcp(target));
+  }
 
   readonly handle = (client: Socket): void => {
     const { state, metrics, logger, connections, internalPorts } = this.inputs;
     client.setNoDelay(true);
     client.on('error', noop);
     const target = this.originalDestination(client);
-    const workload = state.workloadByIp(target.ip);
+    const workload = this.destinationWorkload(target);
     const sourceIp = normalizeIp(client.remoteAddress ?? '');
     const result = new ConnectionResult(metrics, logger, {
       reporter: 'destination',
@@ -70,7 +90,7 @@ export class InboundPassthroughProxy {
     client.once('close', () => {
       connections.delete(client);
     });
-    connectTcp(target)
+    this.connectApp(target, sourceIp)
       .then((backend) => {
         pump(client, backend, (error) => {
           result.close({

@@ -5,6 +5,7 @@ import {
   formatSocketAddress,
   parseAuthority,
   type ErrorCode as ErrorCodeType,
+  type SocketAddress,
 } from '@ambient/core';
 import {
   parseBaggage,
@@ -17,7 +18,7 @@ import {
 import type { ConnectionAttributes } from '@ambient/policy';
 import { resolveTargetPort, type Service, type Workload } from '@ambient/state';
 import { ConnectionResult, type ServiceInfo, type WorkloadInfo } from '@ambient/telemetry';
-import type { ProxyInputs } from './inputs.js';
+import type { AppConnector, ProxyInputs } from './inputs.js';
 import { connectTcp } from './outbound.js';
 import { workloadBaggage } from './workload-baggage.js';
 
@@ -37,11 +38,26 @@ type InboundDecision =
   | {
       readonly kind: 'forward';
       readonly workload: Workload;
-      readonly targetPort: number;
+      /** The workload's own address: the authority's IP, or where the connection arrived. */
+      readonly target: SocketAddress;
       readonly service: Service | undefined;
       readonly attributes: ConnectionAttributes;
     }
   | { readonly kind: 'reject'; readonly error: MeshError; readonly workload: Workload | undefined };
+
+/**
+ * Which workload an HBONE request is for and how its app is reached. The defaults serve every
+ * local workload from the host: the connection's local address names the workload. In-pod, one
+ * proxy serves one pod: the pod is known, a request may name any of its IPs, and the app is
+ * dialled inside the pod's network namespace.
+ */
+export interface InboundProxyOptions {
+  /** The local workload the request arrived for; undefined answers 503. */
+  readonly destinationWorkload?: (request: InboundStream) => Workload | undefined;
+  /** Whether a CONNECT to `ip` is for `workload` (else 400 "ip mismatch"). */
+  readonly acceptsIp?: (workload: Workload, ip: string, request: InboundStream) => boolean;
+  readonly connectApp?: AppConnector;
+}
 
 /**
  * HBONE requests arriving for the workloads this ztunnel serves: check the request, connect to
@@ -49,7 +65,19 @@ type InboundDecision =
  * certificate; the headers only help telemetry.
  */
 export class InboundProxy {
-  constructor(private readonly inputs: ProxyInputs) {}
+  private readonly destinationWorkload: (request: InboundStream) => Workload | undefined;
+  private readonly acceptsIp: (workload: Workload, ip: string, request: InboundStream) => boolean;
+  private readonly connectApp: AppConnector;
+
+  constructor(
+    private readonly inputs: ProxyInputs,
+    options: InboundProxyOptions = {},
+  ) {
+    this.destinationWorkload =
+      options.destinationWorkload ?? ((request) => inputs.state.workloadByIp(request.localIp));
+    this.acceptsIp = options.acceptsIp ?? ((_workload, ip, request) => ip === request.localIp);
+    this.connectApp = options.connectApp ?? connectFromLoopbackPeer;
+  }
 
   readonly handle = (request: InboundStream): void => {
     const decision = this.decide(request);
@@ -82,7 +110,7 @@ export class InboundProxy {
     stream.once('close', () => {
       this.inputs.connections.delete(stream);
     });
-    connectTcp({ ip: request.localIp, port: decision.targetPort }, spoofedSource(request))
+    this.connectApp(decision.target, request.remoteIp)
       .then((backend: Socket) => {
         if (stream.destroyed || stream.closed) {
           backend.destroy();
@@ -113,8 +141,8 @@ export class InboundProxy {
 
   /** ztunnel's checks, in its order: method, authority, local workload, destination IP, port, policy. */
   private decide(request: InboundStream): InboundDecision {
-    const { state, internalPorts } = this.inputs;
-    const workload = state.workloadByIp(request.localIp);
+    const internalPorts = this.inputs.internalPorts;
+    const workload = this.destinationWorkload(request);
     if (request.method !== 'CONNECT') {
       return reject(ErrorCode.HboneBadMethod, `method ${request.method} is not CONNECT`, workload);
     }
@@ -125,10 +153,12 @@ export class InboundProxy {
     if (workload?.node !== this.inputs.config.nodeName) {
       return reject(ErrorCode.HboneUnknownWorkload, `no local workload has IP ${request.localIp}`, undefined);
     }
+    let targetIp = request.localIp;
     let targetPort = authority.port;
     let service: Service | undefined;
     if (authority.kind === 'ip') {
-      if (authority.ip !== request.localIp) {
+      targetIp = authority.ip;
+      if (!this.acceptsIp(workload, authority.ip, request)) {
         return reject(
           ErrorCode.HboneIpMismatch,
           `ip mismatch: ${request.localIp} != ${authority.ip}`,
@@ -156,13 +186,13 @@ export class InboundProxy {
     const attributes: ConnectionAttributes = {
       sourceIp: request.remoteIp,
       sourcePort: request.remotePort,
-      destinationIp: request.localIp,
+      destinationIp: targetIp,
       destinationPort: targetPort,
       sourceIdentity: request.peerIdentityUri,
     };
     const denied = this.inputs.authorizer.check(workload, attributes);
     if (denied) return { kind: 'reject', error: denied, workload };
-    return { kind: 'forward', workload, targetPort, service, attributes };
+    return { kind: 'forward', workload, target: { ip: targetIp, port: targetPort }, service, attributes };
   }
 
   /** A hostname target: one of the workload's services, its port mapped to the target port. */
@@ -221,11 +251,8 @@ function reject(code: ErrorCodeType, message: string, workload: Workload | undef
  * On loopback every 127/8 address is ours, so the backend can see the caller's real pod IP,
  * as ztunnel's original-source mode gives it in a cluster.
  */
-function spoofedSource(request: InboundStream): string | undefined {
-  return request.remoteIp.startsWith('127.') && request.remoteIp !== request.localIp
-    ? request.remoteIp
-    : undefined;
-}
+const connectFromLoopbackPeer: AppConnector = (target, sourceIp) =>
+  connectTcp(target, sourceIp.startsWith('127.') && sourceIp !== target.ip ? sourceIp : undefined);
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

@@ -8,7 +8,7 @@ import {
   normalizeIp,
   type SocketAddress,
 } from '@ambient/core';
-import { formatForwarded, newTraceparent, pump } from '@ambient/hbone';
+import { formatForwarded, newTraceparent, pump, type HboneDialer } from '@ambient/hbone';
 import type { Workload } from '@ambient/state';
 import { ConnectionResult, type ConnectionDescription } from '@ambient/telemetry';
 import { buildRequest, type OutboundDecision } from './build-request.js';
@@ -24,12 +24,34 @@ const TCP_CONNECT_TIMEOUT_MS = 10_000;
 const SOCKS5_REPLY_BYTES = 2 + 10;
 
 /**
- * Outbound traffic of the workloads this ztunnel serves. Today connections arrive through
- * SOCKS5 (the source workload is the one whose IP the client connects from); transparent
- * capture on 15001 feeds the same `forward` later.
+ * Where an outbound proxy's upstream connections start. The defaults dial from the host; an
+ * in-pod proxy dials from inside its pod's network namespace, so the peer sees the pod's IP.
+ */
+export interface OutboundProxyOptions {
+  /** Plain TCP upstreams (non-mesh workloads, passthrough). */
+  readonly connectTcp?: (address: SocketAddress) => Promise<Socket>;
+  /** HBONE sessions are dialled through this; it is part of the pool key, so pods never share one. */
+  readonly hboneDialer?: HboneDialer;
+  /** Addresses that are this proxy itself, for loop detection (default: the ztunnel's `selfIps`). */
+  readonly selfIps?: Pick<ReadonlySet<string>, 'has'>;
+}
+
+/**
+ * Outbound traffic of the workloads this ztunnel serves. Connections arrive through SOCKS5 (the
+ * source workload is the one whose IP the client connects from) or, in-pod, captured on a pod's
+ * 15001 (the caller knows the pod and the original destination); both end in `forward`.
  */
 export class OutboundProxy {
-  constructor(private readonly inputs: ProxyInputs) {}
+  private readonly connectPlain: (address: SocketAddress) => Promise<Socket>;
+  private readonly selfIps: Pick<ReadonlySet<string>, 'has'>;
+
+  constructor(
+    private readonly inputs: ProxyInputs,
+    private readonly options: OutboundProxyOptions = {},
+  ) {
+    this.connectPlain = options.connectTcp ?? ((address) => connectTcp(address));
+    this.selfIps = options.selfIps ?? inputs.selfIps;
+  }
 
   /** Entry point for a socket accepted on the SOCKS5 listener. Never throws. */
   readonly serveSocks5 = (client: Socket): void => {
@@ -94,21 +116,22 @@ export class OutboundProxy {
   /**
    * Decide, connect upstream, tell the client (`ready`), then pump. The connection is recorded
    * exactly once, when it ends. `preambleIn`/`preambleOut` are bytes of a front protocol
-   * (SOCKS5) that must not be counted as traffic.
+   * (SOCKS5) that must not be counted as traffic; a captured connection has none. Never throws
+   * for a failed upstream: that is recorded and the client closed.
    */
   async forward(
     client: Socket,
     source: Workload,
     target: SocketAddress,
-    preambleIn: number,
-    preambleOut: number,
-    ready: (ok: boolean, err?: unknown) => void,
+    preambleIn = 0,
+    preambleOut = 0,
+    ready: (ok: boolean, err?: unknown) => void = noop,
   ): Promise<void> {
     const inputs = this.inputs;
     const decision = buildRequest(inputs.state, source, target, {
       hbonePort: inputs.config.ports.hbone,
       internalPorts: inputs.internalPorts,
-      selfIps: inputs.selfIps,
+      selfIps: this.selfIps,
     });
     const clientAddress = formatSocketAddress(
       normalizeIp(client.remoteAddress ?? ''),
@@ -129,7 +152,9 @@ export class OutboundProxy {
       upstream = await this.connectUpstream(decision, source, client);
     } catch (err) {
       ready(false, err);
-      client.end();
+      // Flush what `ready` wrote, then close: end() alone would leave the socket open until the
+      // client's unread bytes were consumed, which no one does here.
+      client.destroySoon();
       result.close({ clientToServerBytes: 0, serverToClientBytes: 0, error: err });
       return;
     }
@@ -162,7 +187,7 @@ export class OutboundProxy {
         throw new MeshError(decision.code, decision.reason);
       case 'passthrough':
       case 'tcp':
-        return connectTcp(decision.address);
+        return this.connectPlain(decision.address);
       case 'hbone':
         return this.inputs.pool.connect(
           {
@@ -171,6 +196,7 @@ export class OutboundProxy {
             destinationIp: decision.hboneAddress.ip,
             destinationPort: decision.hboneAddress.port,
             sourceIp: sameFamilySourceIp(source, decision.hboneAddress.ip),
+            dialer: this.options.hboneDialer,
           },
           {
             authority: decision.authority,

@@ -1,9 +1,10 @@
 import { constants, type ClientHttp2Stream } from 'node:http2';
+import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@ambient/core';
 import { WorkloadCertificate, type CertificateProvider } from '@ambient/identity';
 import { TestPki } from '@ambient/testing';
-import { HbonePool, type PoolKey } from './pool.js';
+import { HbonePool, type HboneDialer, type PoolKey } from './pool.js';
 import { HboneServer } from './server.js';
 
 const SERVER_IP = '127.22.0.1';
@@ -75,6 +76,24 @@ function roundTrip(stream: ClientHttp2Stream, text: string): Promise<string> {
     stream.on('error', reject);
     stream.end(text);
   });
+}
+
+/** A dialer that connects from the host, as an in-pod dialer would from a namespace, and logs its dials. */
+function recordingDialer(name: string, dials: string[], fail = false): HboneDialer {
+  return {
+    name,
+    connect: (ip, port) => {
+      dials.push(`${name} ${ip}:${String(port)}`);
+      if (fail) return Promise.reject(new Error('no route from here'));
+      return new Promise((resolve, reject) => {
+        const socket = net.connect({ host: ip, port, localAddress: CLIENT_IP }, () => {
+          socket.off('error', reject);
+          resolve(socket);
+        });
+        socket.once('error', reject);
+      });
+    },
+  };
 }
 
 async function until(check: () => boolean): Promise<void> {
@@ -189,6 +208,49 @@ describe('HbonePool', () => {
     await expect(pool.connect(keyFor(server.port), { authority: '127.22.0.9:80' })).rejects.toMatchObject({
       code: 'MESH_ERR_HBONE_REJECTED',
       message: expect.stringContaining('401') as unknown,
+    });
+  });
+
+  it('dials through a dialer hook, never sharing its sessions with the host or another dialer', async () => {
+    const { server, sessions } = await echoServer();
+    const pool = newPool();
+    const dials: string[] = [];
+    const podA = recordingDialer('pod-a', dials);
+    const podB = recordingDialer('pod-b', dials);
+    const keys = [
+      keyFor(server.port, { dialer: podA }),
+      keyFor(server.port, { dialer: podA }),
+      keyFor(server.port, { dialer: podB }),
+      keyFor(server.port),
+    ];
+    for (const [i, key] of keys.entries()) {
+      const word = `w${String(i)}`;
+      expect(await roundTrip(await pool.connect(key, { authority: '127.22.0.9:80' }), word)).toBe(word);
+    }
+    const target = `${SERVER_IP}:${String(server.port)}`;
+    expect(dials).toEqual([`pod-a ${target}`, `pod-b ${target}`]);
+    expect(pool.stats().sessionsOpened).toBe(3);
+    expect(sessions.size).toBe(3);
+
+    // A pod going away retires only the sessions dialled from it.
+    pool.retireDialer('pod-a');
+    expect(pool.stats().sessions).toBe(2);
+    await roundTrip(
+      await pool.connect(keyFor(server.port, { dialer: podA }), { authority: '127.22.0.9:80' }),
+      'x',
+    );
+    expect(dials).toHaveLength(3);
+  });
+
+  it('reports a dialer that cannot connect as a connect failure', async () => {
+    const { server } = await echoServer();
+    const pool = newPool();
+    const dialer = recordingDialer('broken', [], true);
+    await expect(
+      pool.connect(keyFor(server.port, { dialer }), { authority: '127.22.0.9:80' }),
+    ).rejects.toMatchObject({
+      code: 'MESH_ERR_CONNECT_FAILED',
+      message: expect.stringContaining('no route from here') as unknown,
     });
   });
 });

@@ -1,4 +1,5 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { ErrorCode, MeshError, errorMessage, formatSocketAddress, type Logger } from '@ambient/core';
 import { clientTlsOptions, type CertificateProvider } from '@ambient/identity';
@@ -12,6 +13,21 @@ import {
   DEFAULT_POOL_MAX_STREAMS,
 } from './settings.js';
 
+/**
+ * Makes the TCP connection an HBONE session runs over when the host's own network is the wrong
+ * place to dial from, e.g. inside the source pod's network namespace (in-pod mode). TLS and
+ * HTTP/2 then run over the socket it returns.
+ */
+export interface HboneDialer {
+  /** Part of the pool key: sessions made by different dialers are never shared. */
+  readonly name: string;
+  /**
+   * A connected socket to the peer; rejects (ideally with a MeshError) when it cannot connect.
+   * Not half-open: a FIN from the peer must end the session, not leave it open forever.
+   */
+  connect(ip: string, port: number): Promise<Socket>;
+}
+
 /** What makes two tunnels shareable: same client certificate, same peer expectations, same path. */
 export interface PoolKey {
   /** SPIFFE URI of the identity we present. */
@@ -23,6 +39,8 @@ export interface PoolKey {
   readonly destinationPort: number;
   /** Local address to dial from (the source pod's IP), so the peer sees the real source. */
   readonly sourceIp?: string | undefined;
+  /** Dial through this instead of from the host (then `sourceIp` is the dialer's business). */
+  readonly dialer?: HboneDialer | undefined;
 }
 
 export interface ConnectRequest {
@@ -66,6 +84,7 @@ class PooledSession {
     readonly keyText: string,
     readonly session: ClientHttp2Session,
     readonly streamLimit: number,
+    readonly dialerName: string | undefined,
   ) {}
 
   /** Streams this session may still take: our limit, lowered by the peer's SETTINGS. */
@@ -149,6 +168,13 @@ export class HbonePool {
     }
   }
 
+  /** Retire every session made through the dialer `name` (its network namespace is going away). */
+  retireDialer(name: string): void {
+    for (const list of this.sessions.values()) {
+      for (const pooled of [...list]) if (pooled.dialerName === name) this.retire(pooled, 'dialer retired');
+    }
+  }
+
   private async checkout(key: PoolKey): Promise<PooledSession> {
     const keyText = poolKeyText(key);
     // A session that is full or dies before we get a stream sends us round again; a peer that
@@ -181,16 +207,25 @@ export class HbonePool {
     if (!certificate) {
       throw new MeshError(ErrorCode.CertMissing, `no certificate for ${key.sourceIdentity}`);
     }
-    const socket = await connectTls(
-      {
-        ...clientTlsOptions(certificate, key.expectedIdentities),
-        host: key.destinationIp,
-        port: key.destinationPort,
-        ...(key.sourceIp === undefined ? {} : { localAddress: key.sourceIp }),
-      },
-      this.connectTimeoutMs,
-      formatSocketAddress(key.destinationIp, key.destinationPort),
-    );
+    const target = formatSocketAddress(key.destinationIp, key.destinationPort);
+    const tlsOptions = clientTlsOptions(certificate, key.expectedIdentities);
+    const socket =
+      key.dialer === undefined
+        ? await connectTls(
+            {
+              ...tlsOptions,
+              host: key.destinationIp,
+              port: key.destinationPort,
+              ...(key.sourceIp === undefined ? {} : { localAddress: key.sourceIp }),
+            },
+            this.connectTimeoutMs,
+            target,
+          )
+        : await connectTls(
+            { ...tlsOptions, socket: await dialWith(key.dialer, key.destinationIp, key.destinationPort) },
+            this.connectTimeoutMs,
+            target,
+          );
     const session = http2.connect(`https://${formatSocketAddress(key.destinationIp, key.destinationPort)}`, {
       createConnection: () => socket,
       settings: { ...clientHttp2Settings, maxConcurrentStreams: this.maxStreams },
@@ -207,7 +242,7 @@ export class HbonePool {
       });
     });
     session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-    const pooled = new PooledSession(keyText, session, this.maxStreams);
+    const pooled = new PooledSession(keyText, session, this.maxStreams, key.dialer?.name);
     this.opened++;
     session.on('goaway', () => {
       this.retire(pooled, 'goaway received');
@@ -322,13 +357,31 @@ export class HbonePool {
 }
 
 export function poolKeyText(key: PoolKey): string {
-  return `${key.sourceIdentity}|${[...key.expectedIdentities].sort().join(',')}|${formatSocketAddress(
+  const text = `${key.sourceIdentity}|${[...key.expectedIdentities].sort().join(',')}|${formatSocketAddress(
     key.destinationIp,
     key.destinationPort,
   )}|${key.sourceIp ?? ''}`;
+  return key.dialer === undefined ? text : `${text}|via ${key.dialer.name}`;
 }
 
-/** TCP + TLS to a peer, with a connect timeout and errors classified for telemetry. */
+/** The dialer's socket, its failures classified like the pool's own connects. */
+async function dialWith(dialer: HboneDialer, ip: string, port: number): Promise<Socket> {
+  try {
+    return await dialer.connect(ip, port);
+  } catch (err) {
+    if (err instanceof MeshError) throw err;
+    throw new MeshError(
+      ErrorCode.ConnectFailed,
+      `connect to ${formatSocketAddress(ip, port)} failed: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * TCP + TLS to a peer, with a connect timeout and errors classified for telemetry. With
+ * `options.socket` (already connected), only the handshake runs.
+ */
 export function connectTls(
   options: tls.ConnectionOptions,
   timeoutMs: number,
@@ -347,7 +400,8 @@ export function connectTls(
       );
     }, timeoutMs);
     timer.unref();
-    let connected = false;
+    // A socket handed in is connected already (its dialer set its options); only TLS can fail now.
+    let connected = options.socket !== undefined;
     socket.once('connect', () => {
       connected = true;
       socket.setNoDelay(true);

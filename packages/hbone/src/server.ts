@@ -4,6 +4,7 @@ import http2, {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
+import type { Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode, MeshError, errorMessage, listenOn, normalizeIp, type Logger } from '@ambient/core';
 import {
@@ -35,9 +36,7 @@ export interface InboundStream {
   readonly remotePort: number;
 }
 
-export interface HboneServerOptions {
-  readonly host: string;
-  readonly port: number;
+interface HboneServerCommonOptions {
   readonly certificate: WorkloadCertificate;
   readonly logger: Logger;
   readonly onStream: (request: InboundStream) => void;
@@ -46,6 +45,14 @@ export interface HboneServerOptions {
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
 }
+
+/**
+ * Where the server listens: `host:port` on this host's network, or wherever `bind` makes the
+ * server listen (e.g. on a socket made inside a pod's network namespace, see @ambient/redirect's
+ * listenInNetns). `bind` resolves once the server listens and rejects when it cannot.
+ */
+export type HboneServerOptions = HboneServerCommonOptions &
+  ({ readonly host: string; readonly port: number } | { readonly bind: (server: Server) => Promise<void> });
 
 interface SessionState {
   readonly identity: Identity;
@@ -84,13 +91,20 @@ export class HboneServer {
   /** Binds the listener; a taken port or missing address fails with a clear MeshError. */
   static async listen(options: HboneServerOptions): Promise<HboneServer> {
     const hbone = new HboneServer(options);
-    await listenOn(hbone.server, options.host, options.port, 'HBONE');
+    try {
+      if ('bind' in options) await options.bind(hbone.server);
+      else await listenOn(hbone.server, options.host, options.port, 'HBONE');
+    } catch (err) {
+      hbone.destroy();
+      throw err;
+    }
     return hbone;
   }
 
   get port(): number {
     const address = this.server.address();
-    return typeof address === 'object' && address !== null ? address.port : this.options.port;
+    if (typeof address === 'object' && address !== null) return address.port;
+    return 'port' in this.options ? this.options.port : 0;
   }
 
   get activeSessions(): number {
