@@ -69,6 +69,10 @@ export interface CompiledPolicy {
 /** Policies in the order given (which only decides which policy a decision names). */
 export interface CompiledPolicySet {
   readonly policies: readonly CompiledPolicy[];
+  /** The enforced DENY and ALLOW policies apart, so the common case (no dry-run) walks each once. */
+  readonly denies: readonly CompiledPolicy[];
+  readonly allows: readonly CompiledPolicy[];
+  readonly hasDryRun: boolean;
 }
 
 const compiledByPolicy = new WeakMap<Authorization, CompiledPolicy>();
@@ -84,7 +88,24 @@ export function compilePolicy(policy: Authorization): CompiledPolicy {
 }
 
 export function compilePolicies(policies: readonly Authorization[]): CompiledPolicySet {
-  return Object.freeze({ policies: Object.freeze(policies.map(compilePolicy)) });
+  return compiledSet(policies.map(compilePolicy));
+}
+
+export function compiledSet(compiled: readonly CompiledPolicy[]): CompiledPolicySet {
+  const denies: CompiledPolicy[] = [];
+  const allows: CompiledPolicy[] = [];
+  let hasDryRun = false;
+  for (const policy of compiled) {
+    if (policy.dryRun) hasDryRun = true;
+    else if (policy.action === 'DENY') denies.push(policy);
+    else allows.push(policy);
+  }
+  return Object.freeze({
+    policies: Object.freeze([...compiled]),
+    denies: Object.freeze(denies),
+    allows: Object.freeze(allows),
+    hasDryRun,
+  });
 }
 
 function buildPolicy(policy: Authorization): CompiledPolicy {

@@ -1,5 +1,11 @@
 import type { Authorization } from '@ambient/state';
-import { compilePolicies, compilePolicy, type CompiledPolicy, type CompiledPolicySet } from './compile.js';
+import {
+  compiledSet,
+  compilePolicies,
+  compilePolicy,
+  type CompiledPolicy,
+  type CompiledPolicySet,
+} from './compile.js';
 import { ConnectionInput, type ConnectionAttributes } from './connection.js';
 import {
   NOT_ALLOWED_DECISION,
@@ -38,12 +44,12 @@ export function evaluate(
       set = compilePolicies(policies);
       compiledByFrozenList.set(policies, set);
     }
-    return evaluateList(set.policies, conn);
+    return evaluateSet(set, conn);
   }
   compiledScratch.length = 0;
   for (const policy of policies) compiledScratch.push(compilePolicy(policy));
   try {
-    return evaluateList(compiledScratch, conn);
+    return evaluateSet(compiledSet(compiledScratch), conn);
   } finally {
     compiledScratch.length = 0;
   }
@@ -51,7 +57,7 @@ export function evaluate(
 
 /** The same decision over a set compiled ahead of time with `compilePolicies`. */
 export function evaluateCompiled(set: CompiledPolicySet, conn: ConnectionAttributes): AuthorizationDecision {
-  return evaluateList(set.policies, conn);
+  return evaluateSet(set, conn);
 }
 
 /**
@@ -59,16 +65,21 @@ export function evaluateCompiled(set: CompiledPolicySet, conn: ConnectionAttribu
  * ALLOW (reported) → no ALLOW policy ⇒ allow → any ALLOW matches ⇒ allow → deny. Every dry-run
  * policy of a stage is evaluated; enforced ones stop at the first match, which names the decision.
  */
-function evaluateList(
-  policies: readonly CompiledPolicy[],
-  conn: ConnectionAttributes,
-): AuthorizationDecision {
-  if (policies.length === 0) return NO_POLICIES_DECISION;
+function evaluateSet(set: CompiledPolicySet, conn: ConnectionAttributes): AuthorizationDecision {
+  if (set.policies.length === 0) return NO_POLICIES_DECISION;
   input.reset(conn);
-  const decision = decide(policies);
+  const decision = set.hasDryRun ? decide(set.policies) : decideEnforced(set);
   // Hold no connection between calls.
   input.reset(undefined);
   return decision;
+}
+
+/** The same order as `decide` when no policy is dry-run: each policy is looked at once, none twice. */
+function decideEnforced(set: CompiledPolicySet): AuthorizationDecision {
+  for (const policy of set.denies) if (policyMatches(policy, input)) return policy.denyDecision;
+  if (set.allows.length === 0) return NO_POLICIES_DECISION;
+  for (const policy of set.allows) if (policyMatches(policy, input)) return policy.allowDecision;
+  return NOT_ALLOWED_DECISION;
 }
 
 function decide(policies: readonly CompiledPolicy[]): AuthorizationDecision {
