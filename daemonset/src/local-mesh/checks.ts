@@ -34,7 +34,7 @@ export function checkStep(step: ResolvedStep, probes: readonly Probe[]): CheckLi
  * Identical checks of several connections print once, with a count; different outcomes of one
  * kind (two endpoints of a VIP) stay next to each other.
  */
-function mergeRepeats(checks: readonly Check[]): CheckLine[] {
+export function mergeRepeats(checks: readonly Check[]): CheckLine[] {
   const lines: CheckLine[] = [];
   for (const check of checks) {
     const index = lines.findIndex((line) => line.ok === check.ok && line.text === check.text);

@@ -25,6 +25,7 @@ import {
   heading,
   mark,
   print,
+  printVerdict,
   STEP_HEADER,
   stepRow,
 } from './report.js';
@@ -144,16 +145,10 @@ async function run(mode: Mode, plan: MeshPlan, folder: MeshFolder): Promise<numb
   for (const check of shutdownChecks) print(formatCheck(check, '  '));
 
   const checks = [...xdsChecks, ...certificateChecks, ...allChecks(outcomes), ...shutdownChecks];
-  const failed = checks.filter((check) => !check.ok);
-  if (stop.wasRequested())
-    failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
-  if (failed.length === 0) {
+  if (printVerdict(checks, stop.wasRequested())) {
     await mesh.removeDir();
-    print(`\n${mark(true)} ${heading(`all ${String(checks.length)} checks passed`)}`);
     return 0;
   }
-  print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(checks.length)} checks failed:`)}`);
-  for (const check of failed) print(formatCheck(check, '  '));
   await keepLogsOrClean(mesh);
   return 1;
 }

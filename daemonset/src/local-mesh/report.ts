@@ -57,6 +57,22 @@ export function formatCheck(check: CheckLine, indent: string): string {
   return `${indent}${mark(check.ok)} ${check.ok ? check.text : paint('red', check.text)}${count}`;
 }
 
+/**
+ * The verdict a demo ends with: "all N checks passed", or the failed ones (an interrupted run
+ * counts as failed). Returns whether every check passed.
+ */
+export function printVerdict(checks: readonly CheckLine[], interrupted: boolean): boolean {
+  const failed = checks.filter((check) => !check.ok);
+  if (interrupted) failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
+  if (failed.length === 0) {
+    print(`\n${mark(true)} ${heading(`all ${String(checks.length)} checks passed`)}`);
+    return true;
+  }
+  print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(checks.length)} checks failed:`)}`);
+  for (const check of failed) print(formatCheck(check, '  '));
+  return false;
+}
+
 /** Left-aligned columns, each as wide as its widest cell. */
 export function alignColumns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];

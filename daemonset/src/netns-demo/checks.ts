@@ -1,6 +1,6 @@
 import { formatSocketAddress } from '@ambient/core';
 import { sumOf } from '@ambient/testing';
-import { shortIdentity, type Check, type CheckLine } from '../local-mesh/checks.js';
+import { mergeRepeats, shortIdentity, type Check, type CheckLine } from '../local-mesh/checks.js';
 import type { LogLine } from '../local-mesh/log-feed.js';
 import { APP_PORT, identityOf } from './demo-plan.js';
 import type { MetricsWindow, Probe } from './probe.js';
@@ -328,22 +328,6 @@ export function answerTally(probes: readonly Probe[]): Map<string, number> {
 export function formatTally(tally: ReadonlyMap<string, number>): string {
   if (tally.size === 0) return 'nobody';
   return [...tally].map(([name, count]) => (count === 1 ? name : `${name} ×${String(count)}`)).join(', ');
-}
-
-/** Identical checks of several connections print once, with a count; checks of a kind stay together. */
-function mergeRepeats(checks: readonly Check[]): CheckLine[] {
-  const lines: CheckLine[] = [];
-  for (const check of checks) {
-    const index = lines.findIndex((line) => line.ok === check.ok && line.text === check.text);
-    const line = lines[index];
-    if (line !== undefined) {
-      lines[index] = { ...line, count: line.count + 1 };
-      continue;
-    }
-    const lastOfKind = lines.findLastIndex((other) => other.kind === check.kind);
-    lines.splice(lastOfKind < 0 ? lines.length : lastOfKind + 1, 0, { ...check, count: 1 });
-  }
-  return lines;
 }
 
 function describeRun(probe: Probe): string {

@@ -4,7 +4,7 @@ import { errorMessage } from '@ambient/core';
 import { formatSample, samplesOf } from '@ambient/testing';
 import type { CheckLine } from '../local-mesh/checks.js';
 import { describeExit } from '../local-mesh/logged-child.js';
-import { dim, formatCheck, heading, mark, print } from '../local-mesh/report.js';
+import { dim, formatCheck, heading, mark, print, printVerdict } from '../local-mesh/report.js';
 import { stopSignal } from '../local-mesh/stop-signal.js';
 import { checkCapture } from './capture-checks.js';
 import { NetnsMesh, type StopResult } from './netns-mesh.js';
@@ -127,16 +127,10 @@ async function main(): Promise<number> {
   checks.push(...shutdownChecks);
   clearTimeout(deadline);
 
-  const failed = checks.filter((check) => !check.ok);
-  if (stop.wasRequested())
-    failed.push({ kind: 'signal', ok: false, text: 'interrupted by a signal', count: 1 });
-  if (failed.length === 0) {
+  if (printVerdict(checks, stop.wasRequested())) {
     await mesh.removeDir();
-    print(`\n${mark(true)} ${heading(`all ${String(checks.length)} checks passed`)}`);
     return 0;
   }
-  print(`\n${mark(false)} ${heading(`${String(failed.length)} of ${String(checks.length)} checks failed:`)}`);
-  for (const check of failed) print(formatCheck(check, '  '));
   print(`logs kept in ${mesh.dir}`);
   return 1;
 }
