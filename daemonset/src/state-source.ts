@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { Logger } from '@ambient/core';
+import { DEFAULT_CA_SERVER_NAME } from '@ambient/identity';
 import {
   convertAddress,
   convertAuthorization,
@@ -65,11 +67,22 @@ class XdsStateSource implements StateSource {
     logger: Logger,
     registry: Registry,
   ) {
-    const metadata = new Metadata();
-    metadata.set('clusterid', config.clusterId);
-    if (config.authTokenPath !== undefined) {
-      metadata.set('authorization', `Bearer ${readFileSync(config.authTokenPath, 'utf8').trim()}`);
-    }
+    const tokenPath = config.authTokenPath;
+    // Built for every connection attempt, so a rotated token file is picked up on reconnect.
+    const metadata = (): Metadata => {
+      const headers = new Metadata();
+      headers.set('clusterid', config.clusterId);
+      if (tokenPath !== undefined)
+        headers.set('authorization', `Bearer ${readFileSync(tokenPath, 'utf8').trim()}`);
+      return headers;
+    };
+    // istiod's certificate names istiod.istio-system.svc, not an IP: an IP address is checked against
+    // that name (as for the CA) unless ALT_XDS_HOSTNAME says otherwise.
+    const serverName =
+      xds.serverName ??
+      (isIP(xds.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) !== 0
+        ? DEFAULT_CA_SERVER_NAME
+        : undefined);
     const addresses: ResourceHandler<Workload | Service> = {
       typeUrl: ADDRESS_TYPE_URL,
       decode: (name, bytes) => {
@@ -94,9 +107,14 @@ class XdsStateSource implements StateSource {
       credentials: xds.tls
         ? credentials.createSsl(readFileSync(xds.rootCertPath))
         : credentials.createInsecure(),
-      ...(xds.serverName === undefined
+      ...(serverName === undefined || !xds.tls
         ? {}
-        : { channelOptions: { 'grpc.ssl_target_name_override': xds.serverName } }),
+        : {
+            channelOptions: {
+              'grpc.ssl_target_name_override': serverName,
+              'grpc.default_authority': serverName,
+            },
+          }),
       metadata,
       node: ztunnelNode({
         instanceIp: config.instanceIp,
