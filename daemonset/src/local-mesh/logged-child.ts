@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -12,14 +12,19 @@ export interface ProcessExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/** Starts the process: a plain spawn by default, `ip netns exec` for the netns demo. */
+export type ChildSpawner = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
 export interface LoggedChildOptions {
   /** The Node script to run with this launcher's own Node. */
   readonly script: string;
+  readonly args?: readonly string[];
   /** The child's whole environment. */
   readonly env: Readonly<Record<string, string>>;
   /** `<logPath>`: stdout, NDJSON, as it came; `<stderrPath>`: stderr. */
   readonly logPath: string;
   readonly stderrPath: string;
+  readonly spawn?: ChildSpawner;
 }
 
 /**
@@ -37,7 +42,7 @@ export class LoggedChild {
   constructor(readonly options: LoggedChildOptions) {
     this.logFile = createWriteStream(options.logPath);
     const stderrFd = openSync(options.stderrPath, 'a');
-    this.child = spawn(process.execPath, [options.script], {
+    this.child = (options.spawn ?? spawn)(process.execPath, [options.script, ...(options.args ?? [])], {
       env: { ...options.env },
       stdio: ['ignore', 'pipe', stderrFd],
       // Its own process group: Ctrl-C in the terminal reaches only the launcher, which then stops
@@ -49,6 +54,11 @@ export class LoggedChild {
       // 'close', not 'exit': by then stdout is read to its end, so no log line is lost.
       this.child.once('close', (code, signal) => {
         this.exit = { code, signal };
+        resolve(this.exit);
+      });
+      // Could not be started at all: there will be no 'close'.
+      this.child.once('error', () => {
+        this.exit ??= { code: null, signal: null };
         resolve(this.exit);
       });
     });
@@ -72,7 +82,7 @@ export class LoggedChild {
 
   /** SIGTERM (it shuts down cleanly), then SIGKILL if it has not exited within `timeoutMs`. */
   async stop(timeoutMs: number): Promise<ProcessExit & { readonly killed: boolean }> {
-    if (this.exit === undefined) this.child.kill('SIGTERM');
+    if (this.exit === undefined) this.signal('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => {
@@ -81,11 +91,8 @@ export class LoggedChild {
     });
     const outcome = await Promise.race([this.exited, late]);
     clearTimeout(timer);
-    let killed = false;
-    if (outcome === 'late') {
-      killed = true;
-      this.child.kill('SIGKILL');
-    }
+    const killed = outcome === 'late';
+    if (killed) this.signal('SIGKILL');
     const exit = await this.exited;
     await new Promise<void>((resolve) => this.logFile.end(resolve));
     return { ...exit, killed };
@@ -93,7 +100,15 @@ export class LoggedChild {
 
   /** Last resort on the way out (the launcher's own exit): no clean shutdown, no waiting. */
   killNow(): void {
-    if (this.exit === undefined) this.child.kill('SIGKILL');
+    if (this.exit === undefined) this.signal('SIGKILL');
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
   }
 
   /** `exit code 2: control-plane: CA_TOKENS_FILE: ...`: how it ended and the start of what it said on stderr. */
