@@ -58,6 +58,35 @@ describe('AuthorizationPolicy → Authorization: scope, action, dry run', () => 
     ]);
   });
 
+  it.each<{ action: string; groups: AuthorizationGroup[] }>([
+    { action: 'ALLOW', groups: [] },
+    { action: 'DENY', groups: [{ rules: [] }] },
+  ])(
+    'an $action policy with a value that does not parse is reported and fails closed',
+    ({ action, groups }) => {
+      const result = convert([
+        authorizationPolicy('p', {
+          action,
+          rules: [
+            { to: [{ operation: { ports: ['http'] } }], from: [{ source: { ipBlocks: ['10.0.0.0/33'] } }] },
+          ],
+        }),
+      ]);
+      expect(policyOf(result, KEY).groups).toEqual(groups);
+      const fields = result.problems.map((problem) => problem.field);
+      expect(fields).toEqual(
+        expect.arrayContaining([
+          'spec.rules[0].to[0].operation.ports[0]',
+          'spec.rules[0].from[0].source.ipBlocks[0]',
+          'spec.rules',
+        ]),
+      );
+      expect(result.problems.find((problem) => problem.field === 'spec.rules')?.message).toMatch(
+        /fail closed/,
+      );
+    },
+  );
+
   it.each([
     { spec: { targetRef: { kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'wp' } } },
     { spec: { targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }] } },
@@ -256,13 +285,17 @@ describe('AuthorizationPolicy rules → groups', () => {
       rule: { from: [{ source: { notIpBlocks: ['1.2.3.4/33'] } }] },
     },
     { at: 'spec.rules[0].when[0].values[0]', rule: { when: [{ key: 'destination.port', values: ['x'] }] } },
-  ])('a value that does not parse is reported at $at; the policy is left out', ({ at, rule }) => {
-    const result = convert([authorizationPolicy('p', { action: 'DENY', rules: [rule] })]);
-    expect(result.snapshot.authorizations).toEqual([]);
-    expect(result.problems).toEqual([
-      expect.objectContaining({ object: 'AuthorizationPolicy default/p', field: at }),
-    ]);
-  });
+  ])(
+    'a value that does not parse is reported at $at; the DENY policy then denies its whole scope',
+    ({ at, rule }) => {
+      const result = convert([authorizationPolicy('p', { action: 'DENY', rules: [rule] })]);
+      expect(policyOf(result, KEY).groups).toEqual([{ rules: [] }]);
+      expect(result.problems).toEqual([
+        expect.objectContaining({ object: 'AuthorizationPolicy default/p', field: at }),
+        expect.objectContaining({ object: 'AuthorizationPolicy default/p', field: 'spec.rules' }),
+      ]);
+    },
+  );
 });
 
 describe('HTTP attributes ztunnel cannot enforce', () => {

@@ -238,9 +238,24 @@ function dryRunOf(policy: Accepted<IAuthorizationPolicy>, problems: ObjectProble
 }
 
 /**
+ * A policy we cannot read exactly must not open what it was written to close (fail closed): an ALLOW
+ * policy then allows nothing (no groups: other ALLOW policies still allow what they allow), a DENY
+ * policy denies everything in its scope (one group without rules matches every connection). Dropping
+ * it instead would open a workload whose only ALLOW policy had a typo, or lift a DENY.
+ */
+function failClosedGroups(action: AuthorizationAction): AuthorizationGroup[] {
+  return action === 'ALLOW' ? [] : [{ rules: [] }];
+}
+
+const FAIL_CLOSED_MESSAGE: Record<AuthorizationAction, string> = {
+  ALLOW: 'the policy cannot be read as written: until it is fixed it allows nothing (fail closed)',
+  DENY: 'the policy cannot be read as written: until it is fixed it denies every connection in its scope (fail closed)',
+};
+
+/**
  * The Authorization ztunnel enforces for one AuthorizationPolicy, or undefined when ztunnel has
- * nothing to enforce: a waypoint policy (targetRef, skipped silently), an AUDIT or CUSTOM action, or a
- * value that does not parse (reported).
+ * nothing to enforce: a waypoint policy (targetRef, skipped silently) or an AUDIT or CUSTOM action.
+ * A value that does not parse is reported and the policy fails closed (see `failClosedGroups`).
  */
 export function convertAuthorizationPolicy(
   policy: Accepted<IAuthorizationPolicy>,
@@ -275,8 +290,9 @@ export function convertAuthorizationPolicy(
     if (converted.group) groups.push(converted.group);
     httpFields.push(...converted.httpFields);
   });
-  if (problems.hasErrors) return undefined;
-  if (httpFields.length > 0) {
+  const failed = problems.hasErrors;
+  if (failed) problems.error('spec.rules', FAIL_CLOSED_MESSAGE[action]);
+  if (!failed && httpFields.length > 0) {
     const message = httpWarning(action, hasEnforceableGroup(groups));
     for (const httpField of httpFields) problems.warn(httpField, message);
   }
@@ -293,7 +309,7 @@ export function convertAuthorizationPolicy(
     namespace: policy.namespace,
     scope,
     action,
-    groups,
+    groups: failed ? failClosedGroups(action) : groups,
     dryRun,
   });
   return selector === undefined ? { authorization } : { authorization, selector: selector.matchLabels ?? {} };
