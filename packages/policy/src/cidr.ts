@@ -77,6 +77,11 @@ export function cidrContains(cidr: CompiledCidr, ip: IpWords): boolean {
 }
 
 export function anyCidrContains(cidrs: readonly CompiledCidr[], ip: IpWords): boolean {
-  for (const cidr of cidrs) if (cidrContains(cidr, ip)) return true;
+  // Indexed, as in match.ts: a per-connection loop where iterators measured slower.
+  // eslint-disable-next-line @typescript-eslint/prefer-for-of
+  for (let i = 0; i < cidrs.length; i++) {
+    const cidr = cidrs[i];
+    if (cidr !== undefined && cidrContains(cidr, ip)) return true;
+  }
   return false;
 }

@@ -74,13 +74,27 @@ function evaluateSet(set: CompiledPolicySet, conn: ConnectionAttributes): Author
   return decision;
 }
 
-/** The same order as `decide` when no policy is dry-run: each policy is looked at once, none twice. */
+/**
+ * The same order as `decide` when no policy is dry-run: each policy is looked at once, none twice.
+ * Indexed loops, as in match.ts (iterators measured slower on this per-connection path).
+ */
+/* eslint-disable @typescript-eslint/prefer-for-of */
 function decideEnforced(set: CompiledPolicySet): AuthorizationDecision {
-  for (const policy of set.denies) if (policyMatches(policy, input)) return policy.denyDecision;
-  if (set.allows.length === 0) return NO_POLICIES_DECISION;
-  for (const policy of set.allows) if (policyMatches(policy, input)) return policy.allowDecision;
+  const { denies, allows } = set;
+  for (let i = 0; i < denies.length; i++) {
+    const policy = denies[i];
+    if (policy === undefined) continue;
+    if (policyMatches(policy, input)) return policy.denyDecision;
+  }
+  if (allows.length === 0) return NO_POLICIES_DECISION;
+  for (let i = 0; i < allows.length; i++) {
+    const policy = allows[i];
+    if (policy === undefined) continue;
+    if (policyMatches(policy, input)) return policy.allowDecision;
+  }
   return NOT_ALLOWED_DECISION;
 }
+/* eslint-enable @typescript-eslint/prefer-for-of */
 
 function decide(policies: readonly CompiledPolicy[]): AuthorizationDecision {
   let dryRun: DryRunResult[] | undefined;
