@@ -2,7 +2,7 @@ import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import { createLogger } from '@ambient/core';
 import { evaluate, type ConnectionAttributes } from '@ambient/policy';
 import {
-  convertAddress,
+  addressFromResource,
   createAuthorization,
   createService,
   createWorkload,
@@ -175,10 +175,7 @@ async function pushApply(): Promise<{ pushApplyMs: number; heapMiBPer1000Workloa
   let onApplied: ((count: number) => void) | undefined;
   const addresses: ResourceHandler<Workload | Service> = {
     typeUrl: ADDRESS_TYPE_URL,
-    decode: (name, bytes) => {
-      const converted = convertAddress(name, bytes);
-      return converted.kind === 'workload' ? converted.workload : converted.service;
-    },
+    decode: addressFromResource,
     apply: (update) => {
       store.applyAddresses(update);
       state.replace(store.snapshot());

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import type { Logger } from '@ambient/core';
+import { parseSocketAddress, type Logger } from '@ambient/core';
 import { DEFAULT_CA_SERVER_NAME } from '@ambient/identity';
 import {
-  convertAddress,
+  addressFromResource,
   convertAuthorization,
   loadLocalConfig,
   XdsStateStore,
@@ -79,16 +78,10 @@ class XdsStateSource implements StateSource {
     // istiod's certificate names istiod.istio-system.svc, not an IP: an IP address is checked against
     // that name (as for the CA) unless ALT_XDS_HOSTNAME says otherwise.
     const serverName =
-      xds.serverName ??
-      (isIP(xds.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) !== 0
-        ? DEFAULT_CA_SERVER_NAME
-        : undefined);
+      xds.serverName ?? (parseSocketAddress(xds.address) === undefined ? undefined : DEFAULT_CA_SERVER_NAME);
     const addresses: ResourceHandler<Workload | Service> = {
       typeUrl: ADDRESS_TYPE_URL,
-      decode: (name, bytes) => {
-        const converted = convertAddress(name, bytes);
-        return converted.kind === 'workload' ? converted.workload : converted.service;
-      },
+      decode: addressFromResource,
       apply: (update) => {
         this.store.applyAddresses(update);
         this.publish();

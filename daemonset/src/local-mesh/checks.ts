@@ -464,16 +464,16 @@ export function shortIdentity(identity: unknown): string {
 }
 
 /** A log field for a message: strings as they are, anything else as JSON. */
-function show(value: unknown): string {
+export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function describeIdentities(line: LogLine | undefined): string {
+export function describeIdentities(line: LogLine | undefined): string {
   if (!line) return 'no line';
   return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
 }
 
-function describeDestination(line: LogLine): string {
-  return `dst.addr=${String(line['dst.addr'])} dst.hbone_addr=${String(line['dst.hbone_addr'])} dst.workload=${String(line['dst.workload'])}`;
+export function describeDestination(line: LogLine): string {
+  return `dst.addr=${show(line['dst.addr'])} dst.hbone_addr=${show(line['dst.hbone_addr'])} dst.workload=${show(line['dst.workload'])}`;
 }

@@ -1,6 +1,14 @@
 import { formatSocketAddress } from '@ambient/core';
 import { sumOf } from '@ambient/testing';
-import { mergeRepeats, shortIdentity, type Check, type CheckLine } from '../local-mesh/checks.js';
+import {
+  describeDestination,
+  describeIdentities,
+  mergeRepeats,
+  shortIdentity,
+  show,
+  type Check,
+  type CheckLine,
+} from '../local-mesh/checks.js';
 import type { LogLine } from '../local-mesh/log-feed.js';
 import { APP_PORT, identityOf } from './demo-plan.js';
 import type { MetricsWindow, Probe } from './probe.js';
@@ -336,18 +344,4 @@ function describeRun(probe: Probe): string {
   if (output !== '') parts.push(JSON.stringify(output.length > 120 ? `${output.slice(0, 120)}…` : output));
   if (probe.complaint !== '') parts.push(probe.complaint);
   return parts.join(', ');
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-function describeIdentities(line: LogLine | undefined): string {
-  if (!line) return 'no line';
-  return `${shortIdentity(line['src.identity'])} → ${shortIdentity(line['dst.identity'])}`;
-}
-
-function describeDestination(line: LogLine): string {
-  return `dst.addr=${show(line['dst.addr'])} dst.hbone_addr=${show(line['dst.hbone_addr'])} dst.workload=${show(line['dst.workload'])}`;
 }

@@ -1,6 +1,6 @@
 import { Socket, type Server } from 'node:net';
 import { ErrorCode, MeshError, errorMessage, formatSocketAddress } from '@ambient/core';
-import type { IpFamily } from './addon.js';
+import type { ConnectInNetnsOptions, IpFamily } from './addon.js';
 import { waitWritable } from './poller.js';
 import { closeFd, connectInNetns, socketError, socketInNetns } from './sockets.js';
 import { isSystemError } from './system-error.js';
@@ -33,20 +33,15 @@ export function listenInNetns(
   netnsFd: number | null,
   options: ListenInNetnsOptions,
 ): Promise<void> {
-  const backlog = options.backlog ?? INPOD_LISTEN_BACKLOG;
-  const where = formatSocketAddress(options.address, options.port);
+  const { address, port, backlog = INPOD_LISTEN_BACKLOG, ...socketOptions } = options;
+  const where = formatSocketAddress(address, port);
   let fd: number;
   try {
     fd = socketInNetns(netnsFd, {
-      family: options.family,
+      ...socketOptions,
       type: 'stream',
-      bind: { address: options.address, port: options.port },
+      bind: { address, port },
       listen: backlog,
-      ...(options.mark === undefined ? {} : { mark: options.mark }),
-      ...(options.transparent === undefined ? {} : { transparent: options.transparent }),
-      ...(options.freebind === undefined ? {} : { freebind: options.freebind }),
-      ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
-      ...(options.v6Only === undefined ? {} : { v6Only: options.v6Only }),
     });
   } catch (err) {
     return Promise.reject(
@@ -77,15 +72,7 @@ export function listenInNetns(
   });
 }
 
-export interface DialInNetnsOptions {
-  family: IpFamily;
-  address: string;
-  port: number;
-  bindAddress?: string;
-  bindPort?: number;
-  mark?: number;
-  transparent?: boolean;
-  freebind?: boolean;
+export interface DialInNetnsOptions extends ConnectInNetnsOptions {
   timeoutMs?: number;
   /** Default true: a FIN from one side must become end() on the other, not a close. */
   allowHalfOpen?: boolean;
@@ -105,19 +92,11 @@ export interface DialInNetnsOptions {
  * the SystemError); a failure to enter the namespace or to bind rejects with the SystemError itself.
  */
 export async function dialInNetns(netnsFd: number | null, options: DialInNetnsOptions): Promise<Socket> {
-  const target = formatSocketAddress(options.address, options.port);
+  const { timeoutMs = CONNECT_TIMEOUT_MS, allowHalfOpen = true, noDelay = true, ...connect } = options;
+  const target = formatSocketAddress(connect.address, connect.port);
   let fd: number;
   try {
-    fd = connectInNetns(netnsFd, {
-      family: options.family,
-      address: options.address,
-      port: options.port,
-      ...(options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress }),
-      ...(options.bindPort === undefined ? {} : { bindPort: options.bindPort }),
-      ...(options.mark === undefined ? {} : { mark: options.mark }),
-      ...(options.transparent === undefined ? {} : { transparent: options.transparent }),
-      ...(options.freebind === undefined ? {} : { freebind: options.freebind }),
-    });
+    fd = connectInNetns(netnsFd, connect);
   } catch (err) {
     if (isSystemError(err) && err.syscall === 'connect') throw connectFailed(target, err);
     throw err;
@@ -125,7 +104,7 @@ export async function dialInNetns(netnsFd: number | null, options: DialInNetnsOp
 
   let writable: boolean;
   try {
-    writable = await waitWritable(fd, options.timeoutMs ?? CONNECT_TIMEOUT_MS);
+    writable = await waitWritable(fd, timeoutMs);
   } catch (err) {
     closeFd(fd);
     throw err;
@@ -143,9 +122,9 @@ export async function dialInNetns(netnsFd: number | null, options: DialInNetnsOp
     fd,
     readable: true,
     writable: true,
-    allowHalfOpen: options.allowHalfOpen ?? true,
+    allowHalfOpen,
   });
-  socket.setNoDelay(options.noDelay ?? true);
+  socket.setNoDelay(noDelay);
   return socket;
 }
 

@@ -41,6 +41,12 @@ export function convertAddress(name: string, bytes: Uint8Array): ConvertedAddres
   }
 }
 
+/** The workload or service an Address resource carries: what the state store keeps under its name. */
+export function addressFromResource(name: string, bytes: Uint8Array): Workload | Service {
+  const converted = convertAddress(name, bytes);
+  return converted.kind === 'workload' ? converted.workload : converted.service;
+}
+
 function convertWorkload(name: string, workload: wire.Workload): Workload {
   const problems = new ResourceProblems(`workload ${quoted(name)}`);
   if (workload.uid === '') {
